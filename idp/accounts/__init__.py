@@ -1,0 +1,1 @@
+"""People: accounts, passwords, SSO sessions, sign-in and registration pages."""

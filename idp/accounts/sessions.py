@@ -1,0 +1,162 @@
+"""Server-side SSO sessions in the ephemeral store.
+
+The browser holds a random secret in an HttpOnly cookie; the store holds the
+session under its `sid`, a digest of that secret. The `sid` goes into ID
+tokens and logout tokens, and knowing it does not give anyone the cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import asdict, dataclass, field
+
+from .. import clock
+from ..config import SessionSettings
+from ..store import EphemeralStore
+
+# Authentication context classes (OIDC `acr`), as advertised in discovery.
+ACR_SINGLE_FACTOR = "urn:idp:acr:single-factor"
+ACR_MULTI_FACTOR = "urn:idp:acr:multi-factor"
+
+TOUCH_EVERY = 60  # seconds: write last_seen at most this often, not on every request
+MAX_COOKIE_LENGTH = 100
+
+
+@dataclass
+class SsoSession:
+    sid: str
+    user_id: int
+    auth_time: int
+    amr: list[str]
+    acr: str
+    remember: bool
+    created_at: float
+    last_seen: float
+    expires_at: float
+    clients: list[str] = field(default_factory=list)
+    ip: str = ""
+    user_agent: str = ""
+
+
+def sid_for(cookie_value: str) -> str:
+    return hashlib.sha256(cookie_value.encode()).hexdigest()[:32]
+
+
+def _key(sid: str) -> str:
+    return f"sess:{sid}"
+
+
+def _user_index(user_id: int) -> str:
+    return f"user-sessions:{user_id}"
+
+
+class Sessions:
+    def __init__(self, store: EphemeralStore, settings: SessionSettings):
+        self.store = store
+        self.settings = settings
+
+    def _idle_seconds(self, session: SsoSession) -> float:
+        if session.remember:
+            return self.settings.remember_days * 86400
+        return self.settings.idle_minutes * 60
+
+    def _save(self, session: SsoSession) -> None:
+        now = clock.now()
+        ttl = min(self._idle_seconds(session), session.expires_at - now)
+        if ttl > 0:
+            self.store.put(_key(session.sid), asdict(session), ttl)
+
+    def start(
+        self, user_id: int, amr: list[str], acr: str, remember: bool, ip: str = "", user_agent: str = ""
+    ) -> tuple[str, SsoSession]:
+        """Open a new session; returns the cookie value (shown once) and the session."""
+        cookie_value = secrets.token_urlsafe(32)
+        now = clock.now()
+        lifetime = self.settings.remember_days * 86400 if remember else self.settings.absolute_hours * 3600
+        session = SsoSession(
+            sid=sid_for(cookie_value),
+            user_id=user_id,
+            auth_time=int(now),
+            amr=amr,
+            acr=acr,
+            remember=remember,
+            created_at=now,
+            last_seen=now,
+            expires_at=now + lifetime,
+            ip=ip[:45],
+            user_agent=user_agent[:256],
+        )
+        self._save(session)
+        self.store.index_add(_user_index(user_id), session.sid, lifetime)
+        return cookie_value, session
+
+    def load(self, cookie_value: str | None) -> SsoSession | None:
+        """The live session behind a cookie, or None (missing, tampered, idle or expired)."""
+        if not cookie_value or len(cookie_value) > MAX_COOKIE_LENGTH:
+            return None
+        return self.get(sid_for(cookie_value))
+
+    def get(self, sid: str) -> SsoSession | None:
+        data = self.store.get(_key(sid))
+        if data is None:
+            return None
+        session = SsoSession(**data)
+        now = clock.now()
+        if now >= session.expires_at or now - session.last_seen >= self._idle_seconds(session):
+            return None
+        if now - session.last_seen >= TOUCH_EVERY:
+            session.last_seen = now
+            self._save(session)
+        return session
+
+    def touch(self, session: SsoSession) -> None:
+        """Count now as activity, whenever the session was last seen."""
+        session.last_seen = clock.now()
+        self._save(session)
+
+    def add_client(self, session: SsoSession, client_id: str) -> None:
+        """Remember that a client received tokens in this session (for logout)."""
+        if client_id not in session.clients:
+            session.clients.append(client_id)
+            self._save(session)
+
+    def end(self, sid: str) -> None:
+        self.store.delete(_key(sid))
+
+    def elevate(self, session: SsoSession, method: str) -> None:
+        """A second factor was just proven in this session (step-up): it becomes multi-factor."""
+        session.amr = list(dict.fromkeys([*session.amr, method, "mfa"]))
+        session.acr = ACR_MULTI_FACTOR
+        session.auth_time = int(clock.now())
+        self._save(session)
+
+    def for_user(self, user_id: int) -> list[SsoSession]:
+        """The account's live sessions, newest first."""
+        sids = self.store.index_members(_user_index(user_id))
+        found = [SsoSession(**data) for data in self.store.get_many([_key(s) for s in sids]) if data]
+        now = clock.now()
+        live = [s for s in found if now < s.expires_at and now - s.last_seen < self._idle_seconds(s)]
+        return sorted(live, key=lambda s: s.created_at, reverse=True)
+
+    def end_one(self, user_id: int, sid: str) -> bool:
+        """End one of the account's sessions (from its own device list); False if it is not theirs."""
+        if sid not in self.store.index_members(_user_index(user_id)):
+            return False
+        self.end(sid)
+        self.store.index_remove(_user_index(user_id), sid)
+        return True
+
+    def end_all(self, user_id: int, keep: str | None = None) -> list[str]:
+        """End every session of an account (but `keep`); returns the sids ended."""
+        sids = [s for s in self.store.index_members(_user_index(user_id)) if s != keep]
+        if sids:
+            self.store.delete(*[_key(s) for s in sids])
+            self.store.index_remove(_user_index(user_id), *sids)
+        return sids
+
+    def cookie_max_age(self, session: SsoSession) -> int | None:
+        """Persistent cookie only when the person asked to stay signed in."""
+        if session.remember:
+            return int(session.expires_at - clock.now())
+        return None

@@ -1,0 +1,1 @@
+"""Administration: the admin JSON API (and, later, the console)."""

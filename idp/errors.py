@@ -1,0 +1,69 @@
+"""Errors become a page for people and JSON for clients, never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .linking.directory import DirectoryUnavailable
+from .store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+API_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks.json", "/.well-known/", "/readyz", "/api/")
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def _messages() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood."),
+        403: _("You may not open this page."),
+        404: _("This page does not exist."),
+        405: _("This page cannot be used that way."),
+        413: _("The request is too large."),
+        429: _("Too many attempts. Please wait a moment and try again."),
+        503: _("The service is briefly unavailable. Please try again in a moment."),
+    }
+
+
+def _respond(status: int, error: str, message: str):
+    if _wants_json():
+        return jsonify(error=error, error_description=message), status
+    return render_template("errors/error.html", message=message), status
+
+
+def init_errors(app: Flask, testing: bool = False) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return _respond(400, "invalid_request", _("The form has expired. Please go back and try again."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        code = error.code or 500
+        message = _messages().get(code, error.description or "")
+        return _respond(code, "invalid_request" if code < 500 else "server_error", message)
+
+    @app.errorhandler(DirectoryUnavailable)
+    def directory_down(error):
+        log.error("subscriber directory unavailable: %s", error)
+        return _respond(503, "temporarily_unavailable", _messages()[503])
+
+    @app.errorhandler(StoreUnavailable)
+    def store_down(error):
+        log.error("ephemeral store unavailable: %s", error)
+        return _respond(503, "temporarily_unavailable", _messages()[503])
+
+    if testing:
+        return  # let tests see the real exception
+
+    @app.errorhandler(Exception)
+    def unexpected(error):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _respond(500, "server_error", _("Something went wrong on our side. Please try again."))

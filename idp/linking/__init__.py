@@ -1,0 +1,1 @@
+"""Subscriber contracts and social identities linked to accounts (see the federation issue)."""

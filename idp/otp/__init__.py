@@ -1,0 +1,1 @@
+"""One-time codes by SMS and authenticator apps (see the SMS-codes issue)."""
