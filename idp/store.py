@@ -33,6 +33,9 @@ class EphemeralStore(Protocol):
     def add(self, key: str, value: dict, ttl: float) -> bool:
         """Store value only if key holds nothing live; True if stored."""
 
+    def replace(self, key: str, value: dict, ttl: float) -> bool:
+        """Store value only if key still holds something live; True if stored (never revives a deleted key)."""
+
     def get(self, key: str) -> dict | None:
         """The live value under key, or None."""
 
@@ -90,6 +93,7 @@ class RedisStore:
         )
         self.prefix = prefix
         self._add_script = self.client.register_script(self._ADD)
+        self._replace_script = self.client.register_script(self._REPLACE)
 
     def _k(self, key: str) -> str:
         return self.prefix + key
@@ -116,6 +120,18 @@ class RedisStore:
     def add(self, key: str, value: dict, ttl: float) -> bool:
         raw, _ = _pack(value, ttl)
         script = self._add_script
+        return bool(self._call(script, keys=[self._k(key)], args=[raw, max(1, math.ceil(ttl)), repr(clock.now())]))
+
+    _REPLACE = """
+    local current = redis.call('GET', KEYS[1])
+    if not current or cjson.decode(current)['e'] <= tonumber(ARGV[3]) then return 0 end
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+    return 1
+    """
+
+    def replace(self, key: str, value: dict, ttl: float) -> bool:
+        raw, _ = _pack(value, ttl)
+        script = self._replace_script
         return bool(self._call(script, keys=[self._k(key)], args=[raw, max(1, math.ceil(ttl)), repr(clock.now())]))
 
     def get(self, key: str) -> dict | None:
@@ -240,6 +256,15 @@ class SqlStore:
         ).returning(entries.c.key)
         # RETURNING, not rowcount: drivers disagree on rowcount for INSERT .. ON CONFLICT.
         return len(self._run(stmt)[1]) == 1
+
+    def replace(self, key: str, value: dict, ttl: float) -> bool:
+        raw, expires_at = _pack(value, ttl)
+        stmt = (
+            sa.update(entries)
+            .where(entries.c.key == key, entries.c.expires_at > clock.now())
+            .values(value=raw, counter=0, expires_at=expires_at)
+        )
+        return self._run(stmt)[0] == 1
 
     def get(self, key: str) -> dict | None:
         return self.get_many([key])[0]

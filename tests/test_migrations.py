@@ -153,3 +153,35 @@ def test_every_migration_steps_down_and_up_again(back_at_head):
 
     assert _current_revision() == revisions[-1]
     assert _differences(db.metadata) == []
+
+
+def test_the_user_id_rebuild_keeps_every_row_and_its_children(back_at_head):
+    """0009 rebuilds `users` on SQLite: rows, and rows that reference them, all survive."""
+    migrated_app = back_at_head
+    directory = migrated_app.extensions["migrate"].directory
+    downgrade(directory=directory, revision="0008")
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO users (id, sub, username, email_verified, phone_verified, password_hash, locked, "
+            "marketing_consent, created_at, updated_at, must_change_password) "
+            "VALUES (7, 'sub-seven', 'seven', false, false, 'x', false, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, false)"
+        ))
+        conn.execute(sa.text("INSERT INTO recovery_codes (user_id, digest) VALUES (7, 'digest-seven')"))
+    upgrade(directory=directory, revision="head")
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT username FROM users WHERE id = 7")).scalar() == "seven"
+        assert conn.execute(sa.text("SELECT count(*) FROM recovery_codes WHERE user_id = 7")).scalar() == 1
+
+
+def test_the_id_of_a_deleted_newest_account_is_never_given_again(migrated_app):
+    from idp.accounts.models import User
+    from idp.accounts.service import register
+
+    first = register(username="first1", password="Long-Enough-Passw0rd!", phone="+84901000001")
+    newest = register(username="newest1", password="Long-Enough-Passw0rd!", phone="+84901000002")
+    gone_id = newest.id
+    db.session.delete(newest)
+    db.session.commit()
+    after = register(username="after1", password="Long-Enough-Passw0rd!", phone="+84901000003")
+    assert after.id > gone_id > first.id
+    assert db.session.get(User, gone_id) is None

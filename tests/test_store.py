@@ -210,6 +210,35 @@ def test_add_stores_again_once_a_short_ttl_has_run_out_in_real_time(store):
     assert store.get("cool:4") == {"n": 2}
 
 
+# replace -------------------------------------------------------------------------------------
+
+
+def test_replace_updates_a_live_value_and_its_expiry(store):
+    store.put("sess:1", {"n": 1}, 60)
+
+    assert store.replace("sess:1", {"n": 2}, 600) is True
+    clock.travel(120)
+    assert store.get("sess:1") == {"n": 2}
+
+
+def test_replace_never_revives_a_deleted_or_absent_key(store):
+    store.put("sess:2", {"n": 1}, 60)
+    store.delete("sess:2")
+
+    assert store.replace("sess:2", {"n": 2}, 60) is False
+    assert store.replace("sess:never", {"n": 2}, 60) is False
+    assert store.get("sess:2") is None
+    assert store.get("sess:never") is None
+
+
+def test_replace_does_not_revive_an_expired_value(store):
+    store.put("sess:3", {"n": 1}, 60)
+    clock.travel(61)
+
+    assert store.replace("sess:3", {"n": 2}, 60) is False
+    assert store.get("sess:3") is None
+
+
 # delete --------------------------------------------------------------------------------------
 
 

@@ -16,9 +16,10 @@ from ..otp import codes
 from ..otp.messages import code_error_message, sent_message
 from . import email, mfa, privacy, profile, service
 from . import phone as phone_numbers
-from .forms import ChangePasswordForm, CodeForm, PasswordConfirmForm, PhoneForm, ProfileForm
+from .forms import ChangePasswordForm, CodeForm, PasswordConfirmForm, PhoneChangeForm, ProfileForm
 from .models import User
 from .views import PASSWORD_MESSAGES, client_ip, wait_message
+from .sessions import is_fresh
 from .web import clear_session_cookie, current_session, safe_next
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -31,8 +32,11 @@ def signed_in(view):
     def wrapper(*args, **kwargs):
         sso = current_session()
         user = db.session.get(User, sso.user_id) if sso else None
+        here = request.full_path.rstrip("?")
         if user is None or user.locked:
-            return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+            return redirect(url_for("accounts.login", next=here))
+        if user.must_change_password and request.endpoint != "account.password":
+            return redirect(url_for("account.password", next=here))
         g.user, g.sso = user, sso
         return view(*args, **kwargs)
 
@@ -88,6 +92,8 @@ def password():
     code_form = CodeForm()
     error = None
     notice = _("Please choose a new password before you continue.") if g.user.must_change_password else None
+    continue_to = safe_next(request.args.get("next"), "") or None
+    changed = _("Your password is changed. Other devices were signed out.")
     status = 200
     awaiting_code = False
     if request.form.get("action") == "confirm" and code_form.validate_on_submit():
@@ -96,7 +102,7 @@ def password():
         except codes.CodeError as failed:
             error, status, awaiting_code = code_error_message(failed), 400, True
         else:
-            return render_template("account/done.html", message=_("Your password is changed. Other devices were signed out.")), 200
+            return render_template("account/done.html", message=changed, continue_to=continue_to), 200
     elif request.form.get("action") == "change" and form.validate_on_submit():
         try:
             sent = service.request_password_change(
@@ -114,7 +120,7 @@ def password():
             error, status = code_error_message(failed), 400
         else:
             if sent is None:
-                return render_template("account/done.html", message=_("Your password is changed. Other devices were signed out.")), 200
+                return render_template("account/done.html", message=changed, continue_to=continue_to), 200
             notice, awaiting_code = sent_message(sent), True
     elif request.method == "POST":
         status = 400
@@ -146,13 +152,20 @@ def two_step():
         except mfa.WrongFactorCode:
             error, status = _("The code is not right. Check the time on your phone and try again."), 400
     elif action in ("remove", "renew") and password_form.validate_on_submit():
-        if not runtime().passwords.verify(user.password_hash, password_form.password.data):
+        try:
+            service.confirm_identity(user, password_form.password.data, client_ip(), g.sso)
+        except service.WrongPassword:
             password_form.password.errors.append(_("This is not your current password."))
             status = 400
-        elif action == "remove":
-            mfa.remove_totp(user)
+        except service.NeedsFreshSignIn:
+            error, status = _("For your safety, please sign in again first."), 400
+        except service.RateLimited as limited:
+            error, status = wait_message(limited.retry_after), 429
         else:
-            recovery_codes = mfa.new_recovery_codes(user)
+            if action == "remove":
+                mfa.remove_totp(user)
+            else:
+                recovery_codes = mfa.new_recovery_codes(user)
     elif request.method == "POST":
         status = 400
     enrolled = mfa.has_totp(user)
@@ -175,7 +188,7 @@ def two_step():
 def profile_page():
     """Name and e-mail; a new phone number, proven by a code sent to it."""
     form = ProfileForm(obj=g.user) if request.method == "GET" else ProfileForm()
-    phone_form, code_form = PhoneForm(prefix="phone"), CodeForm(prefix="code")
+    phone_form, code_form = PhoneChangeForm(prefix="phone"), CodeForm(prefix="code")
     error = notice = None
     status = 200
     action = request.form.get("action")
@@ -188,10 +201,11 @@ def profile_page():
         elif action == "resend_email" and FlaskForm().validate_on_submit():
             notice = _confirmation_notice(email.send_confirmation(g.user), g.user.email)
         elif action == "phone" and phone_form.validate_on_submit():
+            service.confirm_identity(g.user, phone_form.password.data, client_ip(), g.sso)
             sent = profile.request_phone_change(g.user, phone_form.phone.data, client_ip())[1]
             notice = sent_message(sent)
         elif action == "confirm_phone" and code_form.validate_on_submit():
-            profile.confirm_phone_change(g.user, code_form.code.data)
+            profile.confirm_phone_change(g.user, code_form.code.data, client_ip())
             notice = _("Your new phone number is confirmed.")
         elif request.method == "POST":
             status = 400
@@ -203,6 +217,13 @@ def profile_page():
         status = 400
     except service.AccountExists:
         error, status = _("This is already on your account or belongs to another account."), 400
+    except service.WrongPassword:
+        phone_form.password.errors.append(_("This is not your current password."))
+        status = 400
+    except service.NeedsFreshSignIn:
+        error, status = _("For your safety, please sign in again first."), 400
+    except service.RateLimited as limited:
+        error, status = wait_message(limited.retry_after), 429
     except codes.CodeError as failed:
         error, status = code_error_message(failed), 400
     return render_template("account/profile.html", user=g.user, form=form, phone_form=phone_form, code_form=code_form,
@@ -310,11 +331,11 @@ def download_data():
 def delete():
     """Delete the account, after a sign-in less than ten minutes old."""
     form = FlaskForm()
-    fresh = clock.now() - g.sso.auth_time <= privacy.FRESH_SIGN_IN_SECONDS
+    fresh = is_fresh(g.sso)
     if form.validate_on_submit() and request.form.get("confirm") == "delete":
         try:
-            privacy.delete_account(g.user, g.sso.auth_time)
-        except privacy.NeedsFreshSignIn:
+            privacy.delete_account(g.user, g.sso)
+        except service.NeedsFreshSignIn:
             fresh = False
         else:
             response = redirect(url_for("accounts.home"))

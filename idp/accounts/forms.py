@@ -110,11 +110,14 @@ class PhoneForm(FlaskForm):
 
 
 class PasswordConfirmForm(FlaskForm):
+    # Optional here: accounts without a password prove themselves by a fresh sign-in instead.
     password = PasswordField(
-        _l("Password"),
-        validators=[DataRequired(_l("Enter your password.")), Length(max=256)],
-        render_kw={"autocomplete": "current-password"},
+        _l("Current password"), validators=[Optional(), Length(max=256)], render_kw={"autocomplete": "current-password"}
     )
+
+
+class PhoneChangeForm(PhoneForm, PasswordConfirmForm):
+    pass
 
 
 class ProfileForm(FlaskForm):

@@ -90,6 +90,8 @@ def confirm_totp_enrollment(user: User, code: str) -> list[str]:
     step = _matching_step(pending["secret"], code, after_step=0)
     if step is None:
         raise WrongFactorCode()
+    if runtime().store.take(_pending_key(user)) is None:
+        raise EnrollmentExpired()  # confirmed a moment ago by another request: one enrollment only
     db.session.execute(sa.delete(TotpFactor).where(TotpFactor.user_id == user.id))
     db.session.add(
         TotpFactor(
@@ -100,7 +102,6 @@ def confirm_totp_enrollment(user: User, code: str) -> list[str]:
     )
     codes = _replace_recovery_codes(user)
     db.session.commit()
-    runtime().store.delete(_pending_key(user))
     audit.record("factor.enrolled", account=user.sub, factor="totp")
     return codes
 

@@ -18,6 +18,7 @@ def new_subject() -> str:
 
 class User(db.Model):
     __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (migration 0009)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sub: Mapped[str] = mapped_column(sa.String(32), unique=True, default=new_subject)

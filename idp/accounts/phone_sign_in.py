@@ -28,12 +28,17 @@ def complete(phone: str, code: str) -> tuple[User, bool]:
     """The account of this number (made now if there is none) once the code is right; (user, created)."""
     codes.verify_code("sign_in", f"phone:{phone}", code)
     user = db.session.scalar(sa.select(User).where(User.phone == phone))
+    if user is not None and not user.phone_verified:
+        # Whoever typed this number into that account never proved it; signing the number's
+        # owner into it would hand them an account someone else holds the password of.
+        # Proof wins: the number leaves that account and its owner gets one of their own.
+        user.phone = None
+        db.session.commit()
+        audit.record("phone.released", account=user.sub, reason="proven_by_sign_in")
+        user = None
     if user is not None:
         if user.locked:
             raise service.AccountLocked()
-        if not user.phone_verified:
-            user.phone_verified = True
-            db.session.commit()
         return user, False
     user = User(username="u" + secrets.token_hex(6), phone=phone, phone_verified=True)
     db.session.add(user)

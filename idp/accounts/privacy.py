@@ -12,13 +12,8 @@ from ..oidc import storage
 from ..oidc.logout import sign_out_everywhere
 from . import mfa
 from .models import User
-
-FRESH_SIGN_IN_SECONDS = 600
-
-
-class NeedsFreshSignIn(Exception):
-    """The sign-in of this session is older than FRESH_SIGN_IN_SECONDS."""
-
+from .service import NeedsFreshSignIn
+from .sessions import SsoSession, is_fresh
 
 def export_data(user: User) -> dict:
     """Everything idp holds about the person, as plain JSON (no secrets, no hashes)."""
@@ -54,9 +49,9 @@ def export_data(user: User) -> dict:
     }
 
 
-def delete_account(user: User, auth_time: int) -> None:
+def delete_account(user: User, session: SsoSession) -> None:
     """Delete the account: sessions, tokens, links and identities go; audit rows keep only the opaque sub."""
-    if clock.now() - auth_time > FRESH_SIGN_IN_SECONDS:
+    if not is_fresh(session):
         raise NeedsFreshSignIn()
     sub = user.sub
     sign_out_everywhere(user.id)

@@ -47,11 +47,13 @@ def pending_phone(user: User) -> str | None:
     return pending["phone"] if pending else None
 
 
-def confirm_phone_change(user: User, code: str) -> None:
+def confirm_phone_change(user: User, code: str, ip: str) -> None:
+    """Switch to the proven new number; a verified old number hears about it, in case it was not them."""
     phone = pending_phone(user)
     if phone is None:
         raise codes.CodeInvalid()
     codes.verify_code("verify_phone", f"new-phone:{user.id}:{phone}", code, account=user.sub)
+    previous = user.phone if user.phone_verified else None
     user.phone, user.phone_verified = phone, True
     try:
         db.session.commit()
@@ -59,4 +61,14 @@ def confirm_phone_change(user: User, code: str) -> None:
         db.session.rollback()
         raise service.AccountExists() from None
     runtime().store.delete(f"phone-change:{user.id}")
-    audit.record("phone.verified", account=user.sub, changed=True)
+    notified = previous is not None and codes.send_notice(previous, _notice(phone), ip=ip)
+    audit.record("phone.verified", account=user.sub, changed=True, previous_notified=notified)
+
+
+def _notice(new_phone: str) -> str:
+    branding = runtime().settings.branding
+    text = _("%(operator)s: the phone number of your account was changed to %(phone)s.",
+             operator=branding.operator_name, phone=codes.mask_phone(new_phone))
+    if branding.support_phone:
+        text += " " + _("Not you? Call %(support)s.", support=branding.support_phone)
+    return text

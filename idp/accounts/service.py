@@ -16,6 +16,7 @@ from ..otp import codes
 from . import throttle
 from .models import User
 from .passwords import PasswordRejected
+from .sessions import SsoSession, is_fresh
 from .throttle import RateLimited
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{2,31}$")
@@ -211,6 +212,26 @@ def set_locked(user: User, locked: bool) -> None:
 
 class WrongPassword(AccountError):
     """The current password given to change it is not right."""
+
+
+class NeedsFreshSignIn(AccountError):
+    """An account without a password proves itself by a sign-in less than ten minutes old."""
+
+
+def confirm_identity(user: User, password: str | None, ip: str, session: SsoSession) -> None:
+    """Before a sensitive change: the current password, throttled like sign-in.
+
+    Accounts without a password (phone or social sign-in) need a fresh sign-in instead.
+    """
+    if not user.password_hash:
+        if not is_fresh(session):
+            raise NeedsFreshSignIn()
+        return
+    key = throttle.account_key(user.username, user)
+    throttle.before_attempt(key, ip)
+    if not runtime().passwords.verify(user.password_hash, (password or "")[:256]):
+        throttle.after_failure(key, ip, user)
+        raise WrongPassword()
 
 
 PASSWORD_CHANGE_SECONDS = 600

@@ -19,6 +19,7 @@ from ..store import EphemeralStore
 ACR_SINGLE_FACTOR = "urn:idp:acr:single-factor"
 ACR_MULTI_FACTOR = "urn:idp:acr:multi-factor"
 
+FRESH_SIGN_IN_SECONDS = 600  # sensitive actions need a sign-in (first step) this recent
 TOUCH_EVERY = 60  # seconds: write last_seen at most this often, not on every request
 MAX_COOKIE_LENGTH = 100
 
@@ -37,6 +38,11 @@ class SsoSession:
     clients: list[str] = field(default_factory=list)
     ip: str = ""
     user_agent: str = ""
+
+
+def is_fresh(session: SsoSession) -> bool:
+    """The person signed in (not only proved a second factor) less than ten minutes ago."""
+    return clock.now() - session.auth_time <= FRESH_SIGN_IN_SECONDS
 
 
 def sid_for(cookie_value: str) -> str:
@@ -61,11 +67,17 @@ class Sessions:
             return self.settings.remember_days * 86400
         return self.settings.idle_minutes * 60
 
-    def _save(self, session: SsoSession) -> None:
-        now = clock.now()
-        ttl = min(self._idle_seconds(session), session.expires_at - now)
-        if ttl > 0:
-            self.store.put(_key(session.sid), asdict(session), ttl)
+    def _ttl(self, session: SsoSession) -> float:
+        return min(self._idle_seconds(session), session.expires_at - clock.now())
+
+    def _save(self, session: SsoSession) -> bool:
+        """Write back a change to a live session; False (and nothing written) once it has ended.
+
+        Update-only: a request that loaded the session before it was ended elsewhere
+        (sign-out everywhere, a password reset, an admin) must not bring it back.
+        """
+        ttl = self._ttl(session)
+        return ttl > 0 and self.store.replace(_key(session.sid), asdict(session), ttl)
 
     def start(
         self, user_id: int, amr: list[str], acr: str, remember: bool, ip: str = "", user_agent: str = ""
@@ -87,7 +99,7 @@ class Sessions:
             ip=ip[:45],
             user_agent=user_agent[:256],
         )
-        self._save(session)
+        self.store.put(_key(session.sid), asdict(session), self._ttl(session))
         self.store.index_add(_user_index(user_id), session.sid, lifetime)
         return cookie_value, session
 
@@ -107,29 +119,34 @@ class Sessions:
             return None
         if now - session.last_seen >= TOUCH_EVERY:
             session.last_seen = now
-            self._save(session)
+            if not self._save(session):
+                return None
         return session
 
-    def touch(self, session: SsoSession) -> None:
-        """Count now as activity, whenever the session was last seen."""
+    def touch(self, session: SsoSession) -> bool:
+        """Count now as activity, whenever the session was last seen; False if it has ended."""
         session.last_seen = clock.now()
-        self._save(session)
+        return self._save(session)
 
-    def add_client(self, session: SsoSession, client_id: str) -> None:
-        """Remember that a client received tokens in this session (for logout)."""
+    def add_client(self, session: SsoSession, client_id: str) -> bool:
+        """Remember that a client receives tokens in this session (for logout); False if it has ended."""
         if client_id not in session.clients:
             session.clients.append(client_id)
-            self._save(session)
+            return self._save(session)
+        return True
 
     def end(self, sid: str) -> None:
         self.store.delete(_key(sid))
 
-    def elevate(self, session: SsoSession, method: str) -> None:
-        """A second factor was just proven in this session (step-up): it becomes multi-factor."""
+    def elevate(self, session: SsoSession, method: str) -> bool:
+        """A second factor was just proven in this session (step-up): it becomes multi-factor.
+
+        `auth_time` stays the time of the first step: a second factor alone never
+        makes a sign-in "fresh" for actions that ask for one.
+        """
         session.amr = list(dict.fromkeys([*session.amr, method, "mfa"]))
         session.acr = ACR_MULTI_FACTOR
-        session.auth_time = int(clock.now())
-        self._save(session)
+        return self._save(session)
 
     def for_user(self, user_id: int) -> list[SsoSession]:
         """The account's live sessions, newest first."""

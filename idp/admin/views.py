@@ -11,17 +11,16 @@ from flask_wtf import FlaskForm
 
 from .. import audit, clock
 from ..accounts.models import User
-from ..accounts.sessions import ACR_MULTI_FACTOR
+from ..accounts.sessions import ACR_MULTI_FACTOR, is_fresh
 from ..accounts.web import current_session
 from ..extensions import db, runtime
 from ..linking.importer import ImportRejected, parse_csv, save_contracts
 from ..oidc import clients as client_service
 from ..oidc import keys as key_service
+from ..params import small_int
 from . import service
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-FRESH_SECONDS = 600
 
 
 def staff(roles=service.ROLES, destructive=False):
@@ -38,7 +37,9 @@ def staff(roles=service.ROLES, destructive=False):
                 return redirect(url_for("accounts.login", next=here))
             if user.role not in roles:
                 abort(403)
-            if destructive and clock.now() - sso.auth_time > FRESH_SECONDS:
+            if user.must_change_password:
+                return redirect(url_for("account.password", next=here))
+            if destructive and not is_fresh(sso):
                 return redirect(url_for("accounts.login", next=here, login_hint=user.username))
             if sso.acr != ACR_MULTI_FACTOR:
                 return redirect(url_for("accounts.step_up", next=here))
@@ -289,8 +290,7 @@ def audit_log():
         audit.record("admin.audit_exported", admin=g.admin.sub, rows=len(rows))
         return Response(service.audit_csv(rows), mimetype="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
-    before = args.get("before", "")
-    rows = service.audit_query(**filters, before_id=int(before) if before.isdigit() else None)
+    rows = service.audit_query(**filters, before_id=small_int(args.get("before")))
     next_args = {**args.to_dict(), "before": rows[-1].id} if len(rows) == service.PAGE_SIZE else None
     return render_template("admin/audit.html", rows=rows, args=args, events=audit.EVENTS, next_args=next_args,
                            describe=audit.describe)

@@ -11,6 +11,7 @@ from ..accounts.account_views import signed_in
 from ..accounts.models import User
 from ..accounts.forms import CodeForm, PhoneForm
 from ..accounts.views import after_first_step, client_ip, start_signed_in_response
+from ..params import small_int
 from ..accounts.sessions import ACR_SINGLE_FACTOR
 from ..accounts.web import current_session, safe_next
 from ..extensions import db, runtime
@@ -153,8 +154,9 @@ def methods():
     error = None
     if form.validate_on_submit():
         try:
-            if request.form.get("unlink", "").isdigit():
-                service.unlink(g.user, int(request.form["unlink"]))
+            unlink = small_int(request.form.get("unlink"))
+            if unlink is not None:
+                service.unlink(g.user, unlink)
             elif request.form.get("action") == "remove_password":
                 service.remove_password(g.user)
         except service.LastSignInMethod:

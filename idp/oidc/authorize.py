@@ -20,6 +20,7 @@ from .. import clock
 from ..accounts.models import User
 from ..accounts.sessions import ACR_MULTI_FACTOR, SsoSession
 from ..extensions import runtime
+from ..params import small_int
 from . import storage
 from .claims import requested_id_token_claims
 
@@ -29,6 +30,7 @@ MAX_PARAMETER_LENGTH = 2048
 class Step(enum.Enum):
     SIGN_IN = "sign_in"
     STEP_UP = "step_up"
+    CHANGE_PASSWORD = "change_password"
     CONSENT = "consent"
     ISSUE_CODE = "issue_code"
 
@@ -77,7 +79,7 @@ def next_step(grant, session: SsoSession | None, user: User | None) -> Step:
     if not prompts <= {"none", "login", "consent", "select_account"}:
         raise _error(InvalidRequestError, grant, "Invalid 'prompt' parameter.")
     max_age = data.get("max_age")
-    if max_age is not None and (not max_age.isdigit() or len(max_age) > 9):
+    if max_age is not None and small_int(max_age) is None:
         raise _error(InvalidRequestError, grant, "'max_age' must be a non-negative integer.")
     hint_sub = hinted_subject(grant)
 
@@ -92,6 +94,12 @@ def next_step(grant, session: SsoSession | None, user: User | None) -> Step:
         if "none" in prompts:
             raise _error(LoginRequiredError, grant)
         return Step.SIGN_IN
+
+    # An account told to choose a new password uses nothing until it has.
+    if user.must_change_password:
+        if "none" in prompts:
+            raise _error(InteractionRequiredError, grant)
+        return Step.CHANGE_PASSWORD
 
     # acr_values naming the multi-factor class: the client needs a second factor in this session.
     if ACR_MULTI_FACTOR in (data.get("acr_values") or "").split() and session.acr != ACR_MULTI_FACTOR:
@@ -109,9 +117,19 @@ def next_step(grant, session: SsoSession | None, user: User | None) -> Step:
     return Step.ISSUE_CODE
 
 
-def return_url_after_sign_in(full_path: str) -> str:
+# Fields of our own consent form, never part of the authorization request itself.
+FORM_FIELDS = ("csrf_token", "decision")
+
+
+def request_url(path: str, values) -> str:
+    """The authorization request as a same-site URL, whether it came as a query or a POSTed form."""
+    query = [(name, value) for name, value in values.items(multi=True) if name not in FORM_FIELDS]
+    return path + ("?" + urlencode(query) if query else "")
+
+
+def return_url_after_sign_in(url: str) -> str:
     """The authorization URL to come back to, without what forced the sign-in (or it would loop)."""
-    parts = urlsplit(full_path)
+    parts = urlsplit(url)
     query = []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name == "max_age":

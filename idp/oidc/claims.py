@@ -66,7 +66,10 @@ def requested_id_token_claims(raw: str | None) -> list[str]:
     """Names asked for in the `claims` parameter's id_token member; ValueError if it is not valid JSON."""
     if not raw:
         return []
-    data = json.loads(raw)
+    try:
+        data = json.loads(raw)
+    except RecursionError:  # nested deeper than any real request
+        raise ValueError("claims nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("id_token", {}), dict):
         raise ValueError("claims must be a JSON object")
     return [name for name in (data.get("id_token") or {}) if name in ID_TOKEN_REQUESTABLE]

@@ -26,7 +26,8 @@ def _find_token(token_string: str, hint: str | None):
     for lookup in lookups:
         token = lookup(token_string)
         if token is not None:
-            return token
+            # A refresh token of a client since disabled, or of a scope since withdrawn, is not active.
+            return token if storage.client_still_allows(token.client_id, token.scope) else None
     return None
 
 

@@ -133,6 +133,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token):
         return storage.get_user(refresh_token.user_id)
 
+    def issue_token(self, user, refresh_token):
+        # Never more than the client is allowed now: a scope taken from it stops at the next refresh.
+        scope = self.request.client.get_allowed_scope(self.request.payload.scope or refresh_token.get_scope())
+        return self.generate_token(user=user, scope=scope, include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN)
+
     def revoke_old_credential(self, refresh_token):
         pass  # rotation happens in save_token, in the same transaction as the new token
 
@@ -171,7 +176,8 @@ def save_token(token: dict, request) -> None:
                 token.get("refresh_token"),
                 client_id=request.client.get_client_id(),
                 user_id=request.user.id,
-                scope=token.get("scope", ""),
+                # RFC 6749 §6: a narrower access token leaves the refresh token's scope as it was.
+                scope=previous.scope if previous is not None else token.get("scope", ""),
                 family_id=source.family_id,
                 sid=source.sid,
                 auth_time=source.auth_time,

@@ -153,7 +153,10 @@ class AccessToken(TokenMixin):
         return False  # revoked access tokens are deleted from the store
 
     def get_user(self) -> User | None:
-        return get_user(self.user_id)
+        account = getattr(self, "account", None)  # read with the client by get_access_token
+        if account is None:
+            return get_user(self.user_id)
+        return None if account.locked else account
 
     def get_client(self) -> Client | None:
         return get_client(self.client_id)
@@ -170,10 +173,34 @@ def save_access_token(token: str, record: AccessToken) -> str:
 
 
 def get_access_token(token: str) -> AccessToken | None:
+    """A live access token whose client is still enabled and still allowed every scope it carries.
+
+    Disabling or deleting a client, or taking a scope from it, ends its tokens at once.
+    """
     if not token or len(token) > 512:
         return None
     data = runtime().store.get(f"at:{digest(token)}")
-    return AccessToken(**data) if data else None
+    if not data:
+        return None
+    record = AccessToken(**data)
+    if record.is_expired():
+        return None
+    # The client and the account in one round trip: userinfo needs both.
+    query = sa.select(Client, User).outerjoin(User, User.id == record.user_id).where(Client.client_id == record.client_id)
+    row = db.session.execute(query).first()
+    if row is None or not _allows(row[0], record.scope):
+        return None
+    record.account = row[1]
+    return record
+
+
+def _allows(client: Client | None, scope: str) -> bool:
+    return client is not None and not client.disabled and set(scope_to_list(scope)) <= set(scope_to_list(client.scopes))
+
+
+def client_still_allows(client_id: str, scope: str) -> bool:
+    """The client exists, is enabled and is still allowed every scope in `scope`."""
+    return _allows(db.session.scalar(sa.select(Client).where(Client.client_id == client_id)), scope)
 
 
 def delete_access_tokens(digests: list[str]) -> None:
@@ -301,15 +328,30 @@ def has_consent(user_id: int, client_id: str, scope: str) -> bool:
 
 
 def save_consent(user_id: int, client_id: str, scope: str) -> None:
-    consent = db.session.scalar(
-        sa.select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id)
-    )
-    if consent is None:
-        db.session.add(Consent(user_id=user_id, client_id=client_id, scopes=scope))
-    else:
-        consent.scopes = " ".join(sorted(set(scope_to_list(consent.scopes)) | set(scope_to_list(scope))))
-        consent.granted_at = clock.utcnow()
-    db.session.commit()
+    """Add these scopes to the person's consent for the client.
+
+    Compare-and-set, so two tabs saying "Allow" at once both count: an insert that
+    loses to another, or an update of scopes that changed meanwhile, reads again.
+    """
+    mine = (Consent.user_id == user_id, Consent.client_id == client_id)
+    for _ in range(10):
+        granted = db.session.scalar(sa.select(Consent.scopes).where(*mine))
+        try:
+            if granted is None:
+                db.session.add(Consent(user_id=user_id, client_id=client_id, scopes=scope))
+                db.session.commit()
+                return
+            merged = " ".join(sorted(set(scope_to_list(granted)) | set(scope_to_list(scope))))
+            changed = db.session.execute(
+                sa.update(Consent).where(*mine, Consent.scopes == granted)
+                .values(scopes=merged, granted_at=clock.utcnow()).execution_options(synchronize_session=False)
+            ).rowcount
+            db.session.commit()
+            if changed:
+                return
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+    raise RuntimeError("consent kept changing under us")
 
 
 def consents_of(user_id: int) -> list[tuple[Consent, Client | None]]:

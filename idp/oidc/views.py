@@ -14,7 +14,7 @@ from ..i18n import select_locale
 from . import storage
 from .logout import end_sso_session
 from .server import Issuer
-from .authorize import Step, next_step, oversized_parameter, return_url_after_sign_in
+from .authorize import Step, next_step, oversized_parameter, request_url, return_url_after_sign_in
 
 bp = Blueprint("oidc", __name__)
 
@@ -56,12 +56,13 @@ def _authorization_error(error: OAuth2Error):
     return response
 
 
-def _issue_code(grant, user, session):
+def _issue_code(grant, user, session, here: str):
     server = runtime().oauth
+    # Remembered before the code exists: a session ended meanwhile gets no code, only a new sign-in.
+    if not runtime().sessions.add_client(session, grant.request.client.get_client_id()):
+        return redirect(url_for("accounts.login", next=return_url_after_sign_in(here)))
     grant.request.sso_session = session
-    response = server.create_authorization_response(grant=grant, grant_user=user)
-    runtime().sessions.add_client(session, grant.request.client.get_client_id())
-    return response
+    return server.create_authorization_response(grant=grant, grant_user=user)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -79,8 +80,9 @@ def authorize():
     except OAuth2Error as error:
         return _authorization_error(error)
 
+    here = request_url(request.path, request.values)
     if step is Step.SIGN_IN:
-        params = {"next": return_url_after_sign_in(request.full_path)}
+        params = {"next": return_url_after_sign_in(here)}
         if request.values.get("login_hint"):
             params["login_hint"] = request.values["login_hint"]
         if request.values.get("ui_locales"):
@@ -88,7 +90,10 @@ def authorize():
         return redirect(url_for("accounts.login", **params))
 
     if step is Step.STEP_UP:
-        return redirect(url_for("accounts.step_up", next=request.full_path))
+        return redirect(url_for("accounts.step_up", next=here))
+
+    if step is Step.CHANGE_PASSWORD:
+        return redirect(url_for("account.password", next=here))
 
     if step is Step.CONSENT:
         decision = request.form.get("decision") if request.method == "POST" else None
@@ -100,15 +105,15 @@ def authorize():
             if decision != "allow":
                 return server.create_authorization_response(grant=grant, grant_user=None)
             storage.save_consent(user.id, grant.request.client.get_client_id(), grant.request.scope)
-            return _issue_code(grant, user, session)
+            return _issue_code(grant, user, session, here)
         return render_template(
             "oidc/consent.html",
             client=grant.request.client,
             scopes=scope_to_list(grant.request.scope),
             user=user,
-            action=request.full_path,
+            action=here,
         )
-    return _issue_code(grant, user, session)
+    return _issue_code(grant, user, session, here)
 
 
 @bp.route("/token", methods=["POST"])

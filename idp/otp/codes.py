@@ -162,6 +162,20 @@ def send_code(
     return SentCode(mask_phone(phone), settings.code_ttl_seconds, settings.resend_seconds)
 
 
+def send_notice(phone: str, message: str, *, ip: str) -> bool:
+    """A message that is not a code (e.g. "your number was changed"), within the same caps and budget.
+
+    Best effort: False when it could not be sent; the caller carries on.
+    """
+    try:
+        _check_destination(phone, ip, owner=None, unverified=False)
+        settings = runtime().settings.sms
+        runtime().sms.send(phone, plain_text(message) if settings.plain_text else message)
+    except (SendBlocked, SendFailed):
+        return False
+    return True
+
+
 def plant_decoy(purpose: str, subject: str) -> None:
     """A code nobody can guess, so an unknown account behaves exactly like a known one."""
     store = runtime().store

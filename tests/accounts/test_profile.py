@@ -58,9 +58,9 @@ def test_a_new_phone_counts_only_after_its_code(app, client, make_user, sms_code
     user = make_user(username="xuan2", phone="0911 111 111")
     make_user(username="other", phone="0911 222 222")
     sign_in(client, "xuan2", user["password"])
-    taken = post(client, action="phone", **{"phone-phone": "0911 222 222"})
+    taken = post(client, action="phone", **{"phone-phone": "0911 222 222", "phone-password": user["password"]})
     assert taken.status_code == 400 and "belongs to another account" in taken.get_data(as_text=True)
-    post(client, action="phone", **{"phone-phone": "0911 333 333"})
+    post(client, action="phone", **{"phone-phone": "0911 333 333", "phone-password": user["password"]})
     with app.app_context():
         assert find_account("xuan2").phone == "+84911111111"  # not before the code
     assert post(client, action="confirm_phone", **{"code-code": "000000"}).status_code == 400
@@ -70,3 +70,65 @@ def test_a_new_phone_counts_only_after_its_code(app, client, make_user, sms_code
     with app.app_context():
         account = find_account("xuan2")
         assert (account.phone, account.phone_verified) == ("+84911333333", True)
+
+
+def test_changing_the_phone_needs_the_current_password(app, client, make_user):
+    from idp.extensions import runtime
+
+    user = make_user(username="xuan4", phone="0911 444 444")
+    sign_in(client, "xuan4", user["password"])
+    for password in ("", "not-the-password"):
+        refused = post(client, action="phone", **{"phone-phone": "0911 555 555", "phone-password": password})
+        assert refused.status_code == 400
+        assert "This is not your current password." in refused.get_data(as_text=True)
+    with app.app_context():
+        assert not [m for m in runtime().sms.recent() if m["to"] == "+84911555555"]  # no code went out
+
+
+def test_the_old_verified_number_is_told_of_the_change(app, client, make_user, sms_codes):
+    from idp.accounts.service import find_account
+    from idp.audit import recent
+    from idp.extensions import db, runtime
+
+    user = make_user(username="xuan5", phone="0911 666 666")
+    with app.app_context():
+        find_account("xuan5").phone_verified = True
+        db.session.commit()
+    sign_in(client, "xuan5", user["password"])
+    post(client, action="phone", **{"phone-phone": "0911 777 777", "phone-password": user["password"]})
+    (code,) = sms_codes("+84911777777")
+    post(client, action="confirm_phone", **{"code-code": code})
+    with app.app_context():
+        notice = [m["body"] for m in runtime().sms.recent() if m["to"] == "+84911666666"]
+        assert len(notice) == 1 and "777" in notice[0] and "changed" in notice[0]
+        event = recent(1, account=find_account("xuan5").sub, event="phone.verified")[0]
+        assert event.details["previous_notified"] is True
+
+
+def test_an_account_without_a_password_changes_its_phone_only_after_a_fresh_sign_in(app, client, make_user):
+    from idp import clock
+    from idp.accounts.service import find_account
+    from idp.extensions import db, runtime
+
+    user = make_user(username="xuan6", phone="0911 888 888")
+    with app.app_context():
+        find_account("xuan6").password_hash = None  # as after phone or social sign-up
+        db.session.commit()
+    with app.app_context():
+        # A session opened eleven minutes ago: stale for sensitive changes.
+        account = find_account("xuan6")
+        clock.travel(-660)
+        cookie, _ = runtime().sessions.start(account.id, ["sms"], "urn:idp:acr:single-factor", False)
+        clock.travel(660)
+    client.set_cookie(app.extensions["idp"].settings.session.cookie_name, cookie)
+    stale = post(client, action="phone", **{"phone-phone": "0911 999 999"})
+    assert stale.status_code == 400 and "please sign in again first" in stale.get_data(as_text=True)
+    with app.app_context():
+        assert not [m for m in runtime().sms.recent() if m["to"] == "+84911999999"]
+    with app.app_context():
+        cookie, _ = runtime().sessions.start(find_account("xuan6").id, ["sms"], "urn:idp:acr:single-factor", False)
+    client.set_cookie(app.extensions["idp"].settings.session.cookie_name, cookie)
+    fresh = post(client, action="phone", **{"phone-phone": "0911 999 999"})
+    assert fresh.status_code == 200, fresh.get_data(as_text=True)
+    with app.app_context():
+        assert [m for m in runtime().sms.recent() if m["to"] == "+84911999999"]

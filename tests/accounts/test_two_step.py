@@ -114,7 +114,30 @@ def test_second_step_without_a_first_step_is_refused(client):
     assert response.status_code == 400 and "sign in again" in response.get_data(as_text=True)
 
 
-def test_sms_is_offered_as_second_factor_with_a_verified_phone(app, client, enrolled, sms_codes):
+def test_sms_is_the_second_factor_of_a_verified_phone_without_an_app(app, client, make_user, sms_codes):
+    from idp import audit
+    from idp.accounts.service import find_account
+    from idp.extensions import db
+
+    user = make_user(username="hien", phone="0912 000 111")
+    with app.app_context():
+        find_account("hien").phone_verified = True
+        db.session.commit()
+    sign_in(client, "hien", user["password"])
+    page = client.get("/login/step-up?next=/account", follow_redirects=True)
+    assert "Send me a code by SMS" in page.get_data(as_text=True)
+    sent = client.post("/login/verify?lang=en", data={"send-csrf_token": csrf_token(page.get_data(as_text=True)), "action": "send_sms"})
+    assert "We sent a 6-digit code" in sent.get_data(as_text=True)
+    (code,) = sms_codes("+84912000111")
+    assert second_step(client, "sms", code).status_code == 302
+    with app.app_context():
+        session = app.extensions["idp"].sessions.for_user(find_account("hien").id)[0]
+        assert session.amr == ["pwd", "sms", "mfa"]
+        assert audit.recent(1, event="code.verified")[0].details["purpose"] == "second_factor"
+
+
+def test_an_enrolled_app_is_not_bypassed_by_an_sms_code(app, client, enrolled, sms_codes):
+    """With an authenticator app, a code to the phone (a SIM swap away) is no second factor."""
     from idp.accounts.service import find_account
     from idp.extensions import db
 
@@ -126,15 +149,35 @@ def test_sms_is_offered_as_second_factor_with_a_verified_phone(app, client, enro
         phone = account.phone
     sign_in(client, "khanh", user["password"])
     page = client.get("/login/verify?lang=en")
-    assert 'value="sms"' in page.get_data(as_text=True)
-    sent = client.post("/login/verify?lang=en", data={"send-csrf_token": csrf_token(page.get_data(as_text=True)), "action": "send_sms"})
-    assert "We sent a 6-digit code" in sent.get_data(as_text=True)
-    (code,) = sms_codes(phone)
-    assert second_step(client, "sms", code).status_code == 302
-    from idp import audit
+    assert 'value="sms"' not in page.get_data(as_text=True)
+    refused = client.post("/login/verify?lang=en", data={"send-csrf_token": csrf_token(page.get_data(as_text=True)), "action": "send_sms"})
+    assert refused.status_code == 400 and sms_codes(phone) == []
+    assert second_step(client, "sms", "123456").status_code == 400
+    assert not signed_in(client)
 
+
+def test_wrong_codes_across_fresh_attempts_lock_the_second_step_of_the_account(app, client, enrolled):
+    """Each password sign-in starts a new attempt with its own five tries; the account counts them all."""
+    from idp import audit
+    from idp.accounts.second_step import ACCOUNT_WRONG_PER_HOUR
+
+    user, secret, _ = enrolled
+    wrong = 0
+    while wrong < ACCOUNT_WRONG_PER_HOUR:
+        sign_in(client, "khanh", user["password"])
+        for _ in range(min(4, ACCOUNT_WRONG_PER_HOUR - wrong)):
+            assert second_step(client, "totp", "000000").status_code == 400
+            wrong += 1
+    sign_in(client, "khanh", user["password"])
+    locked = second_step(client, "totp", now_code(secret))  # even the right code must wait now
+    assert locked.status_code == 429 and "Too many attempts" in locked.get_data(as_text=True)
+    assert not signed_in(client)
     with app.app_context():
-        assert audit.recent(1, event="signin.ok")[0].details["amr"] == ["pwd", "sms", "mfa"]
+        assert len(audit.recent(50, event="second_factor.failed")) == ACCOUNT_WRONG_PER_HOUR
+        assert audit.recent(1, event="account.lockout")[0].details["factor"] == "second"
+    clock.travel(app.extensions["idp"].settings.signin.lockout_minutes * 60 + 1)
+    sign_in(client, "khanh", user["password"])
+    assert second_step(client, "totp", now_code(secret)).status_code == 302
 
 
 def test_sms_is_not_offered_without_a_verified_phone(client, enrolled):
@@ -166,3 +209,18 @@ def test_wrong_code_at_enrollment_is_refused(client, make_user):
     refused = client.post("/account/two-step?lang=en", data={
         "csrf_token": csrf_token(started.get_data(as_text=True)), "action": "confirm", "code": "000000"})
     assert refused.status_code == 400 and "The code is not right" in refused.get_data(as_text=True)
+
+
+def test_password_guesses_on_the_two_step_page_are_throttled_like_sign_in(app, client, enrolled):
+    """A stolen session cannot try passwords here without limit to turn the app off."""
+    user, secret, _ = enrolled
+    sign_in(client, "khanh", user["password"])
+    second_step(client, "totp", now_code(secret))
+    free = app.extensions["idp"].settings.signin.free_failures_per_account
+    answers = []
+    for _ in range(free + 1):
+        page = client.get("/account/two-step?lang=en")
+        answers.append(client.post("/account/two-step?lang=en", data={
+            "csrf_token": csrf_token(page.get_data(as_text=True)), "action": "remove", "password": "guess"}).status_code)
+    assert answers[:free] == [400] * free and answers[free] == 429
+    assert "Turn off two-step sign-in" in client.get("/account/two-step?lang=en").get_data(as_text=True)  # still on

@@ -50,7 +50,7 @@ def uses_sql_store(app) -> bool:
     return isinstance(app.extensions["idp"].store, SqlStore)
 
 
-def test_userinfo_reads_the_token_and_the_account_only(app, client, tokens):
+def test_userinfo_reads_the_token_then_its_client_and_account_in_one_query(app, client, tokens):
     with statements(app) as sent:
         assert client.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code == 200
     expected = ["SELECT", "SELECT"] if uses_sql_store(app) else ["SELECT"]
