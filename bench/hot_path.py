@@ -33,6 +33,8 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 
 PASSWORD = "Bench-Subscriber-2026"
+# The `idp` console script beside this interpreter (.venv/bin/idp), whether or not the venv is activated.
+IDP = str(Path(sys.executable).with_name("idp"))
 
 
 def free_port() -> int:
@@ -42,7 +44,7 @@ def free_port() -> int:
 
 
 def idp(env: dict, *args: str, stdin: str | None = None) -> dict:
-    out = subprocess.run(["idp", *args, "--json"], env=env, input=stdin, capture_output=True, text=True, check=True)
+    out = subprocess.run([IDP, *args, "--json"], env=env, input=stdin, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
@@ -143,7 +145,7 @@ def main() -> None:
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     env = {**os.environ, "IDP_CONFIG": str(workdir / "idp.toml"), "IDP_SERVER_ISSUER": issuer}
-    subprocess.run(["idp", "config", "init", "--path", str(workdir / "idp.toml"), "--issuer", issuer], env=env, check=True,
+    subprocess.run([IDP, "config", "init", "--path", str(workdir / "idp.toml"), "--issuer", issuer], env=env, check=True,
                    capture_output=True)
     bench_db = f"idp_bench_{port}"
     if args.database_url:
@@ -157,7 +159,7 @@ def main() -> None:
              "--client-credentials", "--scope", "openid profile email phone introspection")
     idp(env, "users", "add", "--username", "bench", "--phone", "0900000999", "--password-stdin", stdin=PASSWORD + "\n")
 
-    server = subprocess.Popen(["idp", "serve", "--port", str(port), "--workers", str(args.workers)], env=env,
+    server = subprocess.Popen([IDP, "serve", "--port", str(port), "--workers", str(args.workers)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):

@@ -25,9 +25,13 @@ def _find_token(token_string: str, hint: str | None):
         lookups.reverse()
     for lookup in lookups:
         token = lookup(token_string)
-        if token is not None:
-            # A refresh token of a client since disabled, or of a scope since withdrawn, is not active.
-            return token if storage.client_still_allows(token.client_id, token.scope) else None
+        if token is None:
+            continue
+        # A refresh token of a client since disabled, or of a scope since withdrawn, is not active
+        # (get_access_token checks the same for access tokens).
+        if token.token_type == "refresh_token" and not storage.client_still_allows(token.client_id, token.scope):
+            return None
+        return token
     return None
 
 

@@ -78,3 +78,11 @@ def test_refresh_is_one_write_transaction(app, client, rp, tokens):
     # The refresh token row: UPDATE (rotated) + INSERT (successor); plus the access token in the SQL store.
     assert writes == (["UPDATE", "INSERT", "INSERT"] if uses_sql_store(app) else ["UPDATE", "INSERT"])
     assert sent.count("COMMIT") == (2 if uses_sql_store(app) else 1)
+
+
+def test_introspection_reads_the_caller_then_the_token_then_its_client_and_account(app, client, rp, tokens):
+    with statements(app) as sent:
+        answer = client.post("/introspect", data={"token": tokens["access_token"]}, auth=(rp["client_id"], rp["client_secret"]))
+        assert answer.get_json()["active"] is True
+    expected = ["SELECT", "SELECT", "SELECT"] if uses_sql_store(app) else ["SELECT", "SELECT"]
+    assert [s for s in sent if s not in ("BEGIN", "ROLLBACK", "COMMIT")] == expected
