@@ -174,7 +174,9 @@ def make_user(app):
 
     counter = iter(range(1, 10_000))
 
-    def factory(username=None, password="Long-Enough-Passw0rd!", phone=None, email=None, **kwargs):
+    def factory(username=None, password="Long-Enough-Passw0rd!", phone=None, email=None, phone_verified=False, **kwargs):
+        from idp.extensions import db
+
         n = next(counter)
         with app.app_context():
             user = register(
@@ -184,6 +186,9 @@ def make_user(app):
                 email=email,
                 **kwargs,
             )
+            if phone_verified:
+                user.phone_verified = True
+                db.session.commit()
             return {"id": user.id, "sub": user.sub, "username": user.username, "password": password, "phone": user.phone}
 
     return factory

@@ -130,6 +130,21 @@ def password():
     ), status
 
 
+def _refused_identity(password_field) -> tuple[str | None, int] | None:
+    """Ask service.confirm_identity about the signed-in person; on refusal, (page error, status),
+    with a wrong password reported on the field itself."""
+    try:
+        service.confirm_identity(g.user, password_field.data, client_ip(), g.sso)
+    except service.WrongPassword:
+        password_field.errors.append(_("This is not your current password."))
+        return None, 400
+    except service.NeedsFreshSignIn:
+        return _("For your safety, please sign in again first."), 400
+    except service.RateLimited as limited:
+        return wait_message(limited.retry_after), 429
+    return None
+
+
 @bp.route("/two-step", methods=["GET", "POST"])
 @signed_in
 def two_step():
@@ -152,20 +167,13 @@ def two_step():
         except mfa.WrongFactorCode:
             error, status = _("The code is not right. Check the time on your phone and try again."), 400
     elif action in ("remove", "renew") and password_form.validate_on_submit():
-        try:
-            service.confirm_identity(user, password_form.password.data, client_ip(), g.sso)
-        except service.WrongPassword:
-            password_form.password.errors.append(_("This is not your current password."))
-            status = 400
-        except service.NeedsFreshSignIn:
-            error, status = _("For your safety, please sign in again first."), 400
-        except service.RateLimited as limited:
-            error, status = wait_message(limited.retry_after), 429
+        refused = _refused_identity(password_form.password)
+        if refused:
+            error, status = refused
+        elif action == "remove":
+            mfa.remove_totp(user)
         else:
-            if action == "remove":
-                mfa.remove_totp(user)
-            else:
-                recovery_codes = mfa.new_recovery_codes(user)
+            recovery_codes = mfa.new_recovery_codes(user)
     elif request.method == "POST":
         status = 400
     enrolled = mfa.has_totp(user)
@@ -201,9 +209,11 @@ def profile_page():
         elif action == "resend_email" and FlaskForm().validate_on_submit():
             notice = _confirmation_notice(email.send_confirmation(g.user), g.user.email)
         elif action == "phone" and phone_form.validate_on_submit():
-            service.confirm_identity(g.user, phone_form.password.data, client_ip(), g.sso)
-            sent = profile.request_phone_change(g.user, phone_form.phone.data, client_ip())[1]
-            notice = sent_message(sent)
+            refused = _refused_identity(phone_form.password)
+            if refused:
+                error, status = refused
+            else:
+                notice = sent_message(profile.request_phone_change(g.user, phone_form.phone.data, client_ip())[1])
         elif action == "confirm_phone" and code_form.validate_on_submit():
             profile.confirm_phone_change(g.user, code_form.code.data, client_ip())
             notice = _("Your new phone number is confirmed.")
@@ -217,13 +227,6 @@ def profile_page():
         status = 400
     except service.AccountExists:
         error, status = _("This is already on your account or belongs to another account."), 400
-    except service.WrongPassword:
-        phone_form.password.errors.append(_("This is not your current password."))
-        status = 400
-    except service.NeedsFreshSignIn:
-        error, status = _("For your safety, please sign in again first."), 400
-    except service.RateLimited as limited:
-        error, status = wait_message(limited.retry_after), 429
     except codes.CodeError as failed:
         error, status = code_error_message(failed), 400
     return render_template("account/profile.html", user=g.user, form=form, phone_form=phone_form, code_form=code_form,

@@ -88,12 +88,9 @@ def test_changing_the_phone_needs_the_current_password(app, client, make_user):
 def test_the_old_verified_number_is_told_of_the_change(app, client, make_user, sms_codes):
     from idp.accounts.service import find_account
     from idp.audit import recent
-    from idp.extensions import db, runtime
+    from idp.extensions import runtime
 
-    user = make_user(username="xuan5", phone="0911 666 666")
-    with app.app_context():
-        find_account("xuan5").phone_verified = True
-        db.session.commit()
+    user = make_user(username="xuan5", phone="0911 666 666", phone_verified=True)
     sign_in(client, "xuan5", user["password"])
     post(client, action="phone", **{"phone-phone": "0911 777 777", "phone-password": user["password"]})
     (code,) = sms_codes("+84911777777")

@@ -117,12 +117,8 @@ def test_second_step_without_a_first_step_is_refused(client):
 def test_sms_is_the_second_factor_of_a_verified_phone_without_an_app(app, client, make_user, sms_codes):
     from idp import audit
     from idp.accounts.service import find_account
-    from idp.extensions import db
 
-    user = make_user(username="hien", phone="0912 000 111")
-    with app.app_context():
-        find_account("hien").phone_verified = True
-        db.session.commit()
+    user = make_user(username="hien", phone="0912 000 111", phone_verified=True)
     sign_in(client, "hien", user["password"])
     page = client.get("/login/step-up?next=/account", follow_redirects=True)
     assert "Send me a code by SMS" in page.get_data(as_text=True)
