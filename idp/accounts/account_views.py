@@ -18,8 +18,8 @@ from . import email, mfa, privacy, profile, service
 from . import phone as phone_numbers
 from .forms import ChangePasswordForm, CodeForm, PasswordConfirmForm, PhoneChangeForm, ProfileForm
 from .models import User
-from .views import PASSWORD_MESSAGES, client_ip, wait_message
 from .sessions import is_fresh
+from .views import PASSWORD_MESSAGES, client_ip, wait_message
 from .web import clear_session_cookie, current_session, safe_next
 
 bp = Blueprint("account", __name__, url_prefix="/account")

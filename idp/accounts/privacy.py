@@ -15,6 +15,7 @@ from .models import User
 from .service import NeedsFreshSignIn
 from .sessions import SsoSession, is_fresh
 
+
 def export_data(user: User) -> dict:
     """Everything idp holds about the person, as plain JSON (no secrets, no hashes)."""
     sessions = runtime().sessions.for_user(user.id)

@@ -11,12 +11,12 @@ from ..accounts.account_views import signed_in
 from ..accounts.models import User
 from ..accounts.forms import CodeForm, PhoneForm
 from ..accounts.views import after_first_step, client_ip, start_signed_in_response
-from ..params import small_int
 from ..accounts.sessions import ACR_SINGLE_FACTOR
 from ..accounts.web import current_session, safe_next
 from ..extensions import db, runtime
 from ..otp import codes
 from ..otp.messages import code_error_message
+from ..params import small_int
 from . import providers, service
 
 bp = Blueprint("federation", __name__)

@@ -107,7 +107,7 @@ def test_an_account_without_a_password_changes_its_phone_only_after_a_fresh_sign
     from idp.accounts.service import find_account
     from idp.extensions import db, runtime
 
-    user = make_user(username="xuan6", phone="0911 888 888")
+    make_user(username="xuan6", phone="0911 888 888")
     with app.app_context():
         find_account("xuan6").password_hash = None  # as after phone or social sign-up
         db.session.commit()

@@ -12,7 +12,7 @@ from idp.accounts.sessions import ACR_SINGLE_FACTOR, TOUCH_EVERY
 def opened(app, make_user):
     from idp.accounts.service import find_account
 
-    user = make_user(username="phuong")
+    make_user(username="phuong")
     with app.app_context():
         account_id = find_account("phuong").id
         sessions = app.extensions["idp"].sessions

@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from .helpers import authorize, exchange, get_code, query_of, refresh, sign_in, signed_in_tokens
+from .helpers import authorize, exchange, query_of, refresh, sign_in, signed_in_tokens
 
 
 @pytest.fixture
