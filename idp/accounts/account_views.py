@@ -302,9 +302,10 @@ def sessions():
             end_device(g.user, request.form["sid"])
         return redirect(url_for("account.sessions"))
     active = runtime().sessions.for_user(g.user.id)
-    names = {c.client_id: c.name for c in storage.get_clients(sorted({c for s in active for c in s.clients}))}
+    sites = {s.sid: runtime().sessions.sites_of(s) for s in active}
+    names = {c.client_id: c.name for c in storage.get_clients(sorted({c for ids in sites.values() for c in ids}))}
     return render_template("account/sessions.html", sessions=active, current=g.sso.sid, form=form, names=names,
-                           device_name=device_name, now=clock.now())
+                           sites=sites, device_name=device_name, now=clock.now())
 
 
 @bp.route("/sites", methods=["GET", "POST"])

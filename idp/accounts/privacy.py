@@ -43,7 +43,7 @@ def export_data(user: User) -> dict:
         ],
         "sessions": [
             {"ip": s.ip, "user_agent": s.user_agent, "signed_in_at": int(s.auth_time), "last_seen": int(s.last_seen),
-             "sites": s.clients}
+             "sites": runtime().sessions.sites_of(s)}
             for s in sessions
         ],
         "security_events": [audit.describe(row) for row in audit.recent(1000, account=user.sub)],

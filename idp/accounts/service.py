@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 
 from .. import audit
 from ..extensions import db, runtime
-from ..oidc.logout import sign_out_everywhere
+from ..oidc.logout import end_sso_session, sign_out_everywhere
+from ..oidc.storage import move_session_tokens
 from ..otp import codes
 from . import throttle
 from .models import User
@@ -138,13 +139,24 @@ def register(
     return user
 
 
-def begin_session(user: User, amr: list[str], acr: str, remember: bool, previous_sid: str | None,
+def begin_session(user: User, amr: list[str], acr: str, remember: bool, previous: SsoSession | None,
                   ip: str = "", user_agent: str = ""):
-    """A new SSO session (a new id at every sign-in); returns (cookie value, session)."""
+    """A new SSO session (a new id at every sign-in); returns (cookie value, session).
+
+    The browser's previous session ends. If it was the same person's, the new one carries
+    it on: its sites stay signed in, its tokens now belong to the new session, and logout
+    later reaches them all. If it was someone else's (a shared device), it is signed out
+    everywhere it was used, as by a logout.
+    """
     sessions = runtime().sessions
-    if previous_sid is not None:
-        sessions.end(previous_sid)
-    cookie_value, session = sessions.start(user.id, amr=amr, acr=acr, remember=remember, ip=ip, user_agent=user_agent)
+    same_person = previous is not None and previous.user_id == user.id
+    if previous is not None and not same_person:
+        end_sso_session(previous)
+    cookie_value, session = sessions.start(user.id, amr=amr, acr=acr, remember=remember, ip=ip, user_agent=user_agent,
+                                           replaces=previous if same_person else None)
+    if same_person:
+        sessions.end(previous.sid)
+        move_session_tokens(previous.sid, session.sid)
     audit.record("signin.ok", account=user.sub, amr=amr, remember=remember)
     return cookie_value, session
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from .. import clock
 from ..config import SessionSettings
@@ -22,6 +22,7 @@ ACR_MULTI_FACTOR = "urn:idp:acr:multi-factor"
 FRESH_SIGN_IN_SECONDS = 600  # sensitive actions need a sign-in (first step) this recent
 TOUCH_EVERY = 60  # seconds: write last_seen at most this often, not on every request
 MAX_COOKIE_LENGTH = 100
+MAX_FORMER_SIDS = 10
 
 
 @dataclass
@@ -35,9 +36,16 @@ class SsoSession:
     created_at: float
     last_seen: float
     expires_at: float
-    clients: list[str] = field(default_factory=list)
     ip: str = ""
     user_agent: str = ""
+    # Sessions of the same account that this one replaced when the person signed in again on
+    # this browser: their sites are still in use, and know them by those sids.
+    former_sids: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_record(cls, data: dict) -> SsoSession:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def is_fresh(session: SsoSession) -> bool:
@@ -55,6 +63,10 @@ def _key(sid: str) -> str:
 
 def _user_index(user_id: int) -> str:
     return f"user-sessions:{user_id}"
+
+
+def _clients_index(sid: str) -> str:
+    return f"sess-clients:{sid}"
 
 
 class Sessions:
@@ -80,9 +92,13 @@ class Sessions:
         return ttl > 0 and self.store.replace(_key(session.sid), asdict(session), ttl)
 
     def start(
-        self, user_id: int, amr: list[str], acr: str, remember: bool, ip: str = "", user_agent: str = ""
+        self, user_id: int, amr: list[str], acr: str, remember: bool, ip: str = "", user_agent: str = "",
+        replaces: SsoSession | None = None,
     ) -> tuple[str, SsoSession]:
-        """Open a new session; returns the cookie value (shown once) and the session."""
+        """Open a new session; returns the cookie value (shown once) and the session.
+
+        `replaces`: this browser's session of the same account, which the new one carries on.
+        """
         cookie_value = secrets.token_urlsafe(32)
         now = clock.now()
         lifetime = self.settings.remember_days * 86400 if remember else self.settings.absolute_hours * 3600
@@ -98,6 +114,7 @@ class Sessions:
             expires_at=now + lifetime,
             ip=ip[:45],
             user_agent=user_agent[:256],
+            former_sids=[*replaces.former_sids, replaces.sid][-MAX_FORMER_SIDS:] if replaces else [],
         )
         self.store.put(_key(session.sid), asdict(session), self._ttl(session))
         self.store.index_add(_user_index(user_id), session.sid, lifetime)
@@ -109,14 +126,24 @@ class Sessions:
             return None
         return self.get(sid_for(cookie_value))
 
-    def get(self, sid: str) -> SsoSession | None:
-        data = self.store.get(_key(sid))
+    def _live(self, data: dict | None) -> SsoSession | None:
         if data is None:
             return None
-        session = SsoSession(**data)
+        session = SsoSession.from_record(data)
         now = clock.now()
         if now >= session.expires_at or now - session.last_seen >= self._idle_seconds(session):
             return None
+        return session
+
+    def alive(self, sid: str) -> bool:
+        """The session exists and has neither idled out nor expired (nothing is written)."""
+        return self._live(self.store.get(_key(sid))) is not None
+
+    def get(self, sid: str) -> SsoSession | None:
+        session = self._live(self.store.get(_key(sid)))
+        if session is None:
+            return None
+        now = clock.now()
         if now - session.last_seen >= TOUCH_EVERY:
             session.last_seen = now
             if not self._save(session):
@@ -128,12 +155,21 @@ class Sessions:
         session.last_seen = clock.now()
         return self._save(session)
 
-    def add_client(self, session: SsoSession, client_id: str) -> bool:
-        """Remember that a client receives tokens in this session (for logout); False if it has ended."""
-        if client_id not in session.clients:
-            session.clients.append(client_id)
-            return self._save(session)
-        return True
+    def add_client(self, session: SsoSession, client_id: str) -> None:
+        """Remember that a client receives tokens in this session, for logout.
+
+        A set of its own, added to atomically: two sites signing in at the same moment both count.
+        """
+        self.store.index_add(_clients_index(session.sid), client_id, max(1.0, session.expires_at - clock.now()))
+
+    def clients_of(self, session: SsoSession) -> list[tuple[str, str]]:
+        """(sid, client_id) for every site that received tokens in this session or the ones it carries on."""
+        return [(sid, client_id) for sid in [*session.former_sids, session.sid]
+                for client_id in self.store.index_members(_clients_index(sid))]
+
+    def sites_of(self, session: SsoSession) -> list[str]:
+        """The client ids of those sites, each once."""
+        return list(dict.fromkeys(client_id for _, client_id in self.clients_of(session)))
 
     def end(self, sid: str) -> None:
         self.store.delete(_key(sid))
@@ -151,9 +187,7 @@ class Sessions:
     def for_user(self, user_id: int) -> list[SsoSession]:
         """The account's live sessions, newest first."""
         sids = self.store.index_members(_user_index(user_id))
-        found = [SsoSession(**data) for data in self.store.get_many([_key(s) for s in sids]) if data]
-        now = clock.now()
-        live = [s for s in found if now < s.expires_at and now - s.last_seen < self._idle_seconds(s)]
+        live = [s for s in map(self._live, self.store.get_many([_key(s) for s in sids])) if s is not None]
         return sorted(live, key=lambda s: s.created_at, reverse=True)
 
     def end_one(self, user_id: int, sid: str) -> bool:

@@ -39,7 +39,7 @@ def start_signed_in_response(user: User, amr: list[str], acr: str, remember: boo
     previous = current_session()
     if user.must_change_password:
         target = url_for("account.password", next=target)
-    cookie_value, sso = service.begin_session(user, amr, acr, remember, previous.sid if previous else None,
+    cookie_value, sso = service.begin_session(user, amr, acr, remember, previous,
                                               ip=client_ip(), user_agent=request.user_agent.string or "")
     response = redirect(target)
     set_session_cookie(response, cookie_value, sso)

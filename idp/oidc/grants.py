@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants, scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode, OpenIDToken
 
@@ -107,7 +107,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code, client):
         if not code or len(code) > 512:
             return None
-        return storage.take_code(code, client)
+        found = storage.take_code(code, client)
+        if found is not None and found.sid and not runtime().sessions.alive(found.sid):
+            return None  # the person signed out between the code and its redemption
+        return found
 
     def delete_authorization_code(self, authorization_code):
         pass  # take_code already removed it
@@ -127,6 +130,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if row.is_revoked():
             # A rotated token came back: someone holds a stolen copy. Revoke the whole family.
             storage.revoke_family(row.family_id)
+            return None
+        if storage.get_user(row.user_id) is None:
+            return None  # the account is locked or gone: invalid_grant (RFC 6749 §5.2)
+        # Without offline_access a refresh token lives only as long as the sign-in it came from
+        # (OIDC Core §11): once that SSO session has ended, it ends too.
+        if "offline_access" not in scope_to_list(row.scope) and row.sid and not runtime().sessions.alive(row.sid):
             return None
         return row
 

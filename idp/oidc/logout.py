@@ -13,21 +13,20 @@ from .backchannel import Delivery, logout_token
 
 
 def _notifications(sessions: list[SsoSession], sub: str | None) -> tuple[list[Delivery], list[str]]:
-    """Back-channel deliveries and front-channel URLs for every client that got tokens in these sessions."""
-    client_ids = {client_id for session in sessions for client_id in session.clients}
-    clients = {c.client_id: c for c in storage.get_clients(sorted(client_ids))}
+    """Back-channel deliveries and front-channel URLs for every client that got tokens in these sessions,
+    each under the sid its ID token carried."""
+    joined = [pair for session in sessions for pair in runtime().sessions.clients_of(session)]
+    clients = {c.client_id: c for c in storage.get_clients(sorted({client_id for _, client_id in joined}))}
     deliveries, frontchannel = [], []
     issuer = runtime().settings.server.issuer
-    for session in sessions:
-        for client_id in session.clients:
-            client = clients.get(client_id)
-            if client is None:
-                continue
-            if client.backchannel_logout_uri:
-                deliveries.append(Delivery(client_id, client.backchannel_logout_uri,
-                                           logout_token(client, sub, session.sid), sub))
-            if client.frontchannel_logout_uri:
-                frontchannel.append(add_params_to_uri(client.frontchannel_logout_uri, {"iss": issuer, "sid": session.sid}))
+    for sid, client_id in joined:
+        client = clients.get(client_id)
+        if client is None:
+            continue
+        if client.backchannel_logout_uri:
+            deliveries.append(Delivery(client_id, client.backchannel_logout_uri, logout_token(client, sub, sid), sub))
+        if client.frontchannel_logout_uri:
+            frontchannel.append(add_params_to_uri(client.frontchannel_logout_uri, {"iss": issuer, "sid": sid}))
     return deliveries, frontchannel
 
 

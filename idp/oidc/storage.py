@@ -308,6 +308,12 @@ def revoke_session_tokens(sid: str) -> None:
         revoke_family(family_id)
 
 
+def move_session_tokens(old_sid: str, new_sid: str) -> None:
+    """The refresh tokens of a session now belong to the session that carries it on."""
+    db.session.execute(sa.update(RefreshToken).where(RefreshToken.sid == old_sid).values(sid=new_sid))
+    db.session.commit()
+
+
 def revoke_user_tokens(user_id: int, keep_sid: str | None = None) -> None:
     """Revoke every refresh token family of an account (but those of session keep_sid)."""
     query = sa.select(RefreshToken.family_id).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))

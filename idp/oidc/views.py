@@ -56,13 +56,12 @@ def _authorization_error(error: OAuth2Error):
     return response
 
 
-def _issue_code(grant, user, session, here: str):
-    server = runtime().oauth
-    # Remembered before the code exists: a session ended meanwhile gets no code, only a new sign-in.
-    if not runtime().sessions.add_client(session, grant.request.client.get_client_id()):
-        return redirect(url_for("accounts.login", next=return_url_after_sign_in(here)))
+def _issue_code(grant, user, session):
+    # Remembered before the code exists, for logout. A session that ends meanwhile leaves a code
+    # that cannot be redeemed (the token endpoint checks the session is still live).
+    runtime().sessions.add_client(session, grant.request.client.get_client_id())
     grant.request.sso_session = session
-    return server.create_authorization_response(grant=grant, grant_user=user)
+    return runtime().oauth.create_authorization_response(grant=grant, grant_user=user)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -105,7 +104,7 @@ def authorize():
             if decision != "allow":
                 return server.create_authorization_response(grant=grant, grant_user=None)
             storage.save_consent(user.id, grant.request.client.get_client_id(), grant.request.scope)
-            return _issue_code(grant, user, session, here)
+            return _issue_code(grant, user, session)
         return render_template(
             "oidc/consent.html",
             client=grant.request.client,
@@ -113,7 +112,7 @@ def authorize():
             user=user,
             action=here,
         )
-    return _issue_code(grant, user, session, here)
+    return _issue_code(grant, user, session)
 
 
 @bp.route("/token", methods=["POST"])

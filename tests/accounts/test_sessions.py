@@ -31,9 +31,21 @@ def test_a_write_from_a_request_that_raced_sign_out_everywhere_does_not_revive_t
         changed = {"touch": lambda: sessions.touch(loaded),
                    "add_client": lambda: sessions.add_client(loaded, "selfcare"),
                    "elevate": lambda: sessions.elevate(loaded, "otp")}[write]()
-        assert changed is False
+        assert changed is not True
         assert sessions.load(cookie) is None
+        assert not sessions.alive(loaded.sid)
         assert sessions.for_user(account_id) == []
+
+
+def test_sites_signing_in_at_the_same_moment_are_all_remembered(app, opened):
+    """Two authorization requests load the session at once; each adds its site: both stay known for logout."""
+    sessions, _, cookie, session = opened
+    with app.app_context():
+        first, second = sessions.load(cookie), sessions.load(cookie)
+        sessions.add_client(first, "site-a")
+        sessions.add_client(second, "site-b")
+        sessions.touch(first)
+        assert sorted(sessions.sites_of(sessions.load(cookie))) == ["site-a", "site-b"]
 
 
 def test_a_late_activity_touch_does_not_revive_an_ended_session(app, opened):

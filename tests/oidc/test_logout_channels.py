@@ -125,3 +125,53 @@ def test_discovery_advertises_both_channels(client):
     metadata = client.get("/.well-known/openid-configuration").get_json()
     assert metadata["backchannel_logout_supported"] and metadata["backchannel_logout_session_supported"]
     assert metadata["frontchannel_logout_supported"] and metadata["frontchannel_logout_session_supported"]
+
+
+def test_signing_in_again_carries_the_sites_of_the_previous_session_into_logout(client, sites, receivers, make_user):
+    """prompt=login at one site gives a new session id; the other site keeps working, and a logout
+    later reaches it under the sid its ID token carries, revoking its tokens too."""
+    from .helpers import authorize, refresh, sign_in
+
+    user = make_user()
+    first = signed_in_tokens(client, sites[0], user)
+    first_sid = decode(client, first["id_token"]).claims["sid"]
+    assert authorize(client, sites[1], prompt="login")[0].headers["Location"].startswith("/login")
+    sign_in(client, user["username"], user["password"])
+    code, verifier = get_code(client, sites[1])
+    second = exchange(client, sites[1], code, verifier).get_json()
+    second_sid = decode(client, second["id_token"]).claims["sid"]
+    assert second_sid != first_sid  # a new id at every sign-in
+    renewed = refresh(client, sites[0], first["refresh_token"])
+    assert renewed.status_code == 200  # the first site is still signed in
+
+    client.get("/logout", query_string={"id_token_hint": second["id_token"],
+                                        "post_logout_redirect_uri": "https://site1.example/bye"})
+    (to_first,) = receivers[0].wait(1)
+    (to_second,) = receivers[1].wait(1)
+    assert decode(client, to_first).claims["sid"] == first_sid
+    assert decode(client, to_second).claims["sid"] == second_sid
+    assert refresh(client, sites[0], renewed.get_json()["refresh_token"]).status_code == 400
+
+
+def test_someone_else_signing_in_on_the_same_browser_signs_the_first_person_out(client, sites, receivers, make_user):
+    from .helpers import refresh, sign_in
+
+    first_person, second_person = make_user(), make_user()
+    tokens = signed_in_tokens(client, sites[0], first_person)
+    sign_in(client, second_person["username"], second_person["password"])
+    (token,) = receivers[0].wait(1)
+    assert decode(client, token).claims["sub"] == first_person["sub"]
+    assert refresh(client, sites[0], tokens["refresh_token"]).status_code == 400
+    assert client.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code == 401
+
+
+def test_a_code_redeemed_after_its_session_ended_gives_nothing(client, sites, make_user):
+    from ..conftest import csrf_token
+
+    user = make_user()
+    signed_in_tokens(client, sites[0], user)
+    code, verifier = get_code(client, sites[1])
+    page = client.get("/logout")
+    client.post("/logout", data={"csrf_token": csrf_token(page.get_data(as_text=True)), "confirm": "1"})
+    answer = exchange(client, sites[1], code, verifier)
+    assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_grant"

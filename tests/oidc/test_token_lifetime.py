@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from .helpers import authorize, exchange, query_of, refresh, sign_in, signed_in_tokens
+from .helpers import authorize, exchange, get_code, query_of, refresh, sign_in, signed_in_tokens
 
 
 @pytest.fixture
@@ -157,3 +157,35 @@ def test_consents_saved_at_the_same_moment_all_count(app, make_client, make_user
     assert failures == []
     with app.app_context():
         assert storage.has_consent(user_id, rp["client_id"], "openid profile email phone")
+
+
+@pytest.mark.parametrize("offline", [False, True])
+def test_a_refresh_token_outlives_the_sign_in_only_with_offline_access(app, client, make_client, make_user, offline):
+    """OIDC Core §11: without offline_access, refresh works only while the SSO session lives."""
+    from idp import clock
+
+    rp = make_client(first_party=True, scopes=["openid", "profile", "offline_access"])
+    user = make_user()
+    sign_in(client, user["username"], user["password"])
+    code, verifier = get_code(client, rp, scope="openid profile" + (" offline_access" if offline else ""))
+    tokens = exchange(client, rp, code, verifier).get_json()
+    clock.travel(app.extensions["idp"].settings.session.idle_minutes * 60 + 1)  # the session idles out
+    later = refresh(client, rp, tokens["refresh_token"])
+    if offline:
+        assert later.status_code == 200
+    else:
+        assert later.status_code == 400 and later.get_json()["error"] == "invalid_grant"
+
+
+def test_refreshing_for_a_locked_account_is_invalid_grant(app, client, make_client, make_user):
+    from idp.accounts.service import find_account
+    from idp.extensions import db
+
+    rp = make_client(first_party=True)
+    user = make_user(username="locked1")
+    tokens = signed_in_tokens(client, rp, user)
+    with app.app_context():
+        find_account("locked1").locked = True  # set directly, so its tokens are not revoked first
+        db.session.commit()
+    answer = refresh(client, rp, tokens["refresh_token"])
+    assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_grant"
