@@ -62,14 +62,28 @@ def user_claims(user: User, scope: str, with_contracts: bool = True) -> UserInfo
     return claims
 
 
-def requested_id_token_claims(raw: str | None) -> list[str]:
-    """Names asked for in the `claims` parameter's id_token member; ValueError if it is not valid JSON."""
+def _claims_request(raw: str | None) -> dict:
+    """The `claims` parameter's id_token member (OIDC Core §5.5); ValueError if it is not valid JSON."""
     if not raw:
-        return []
+        return {}
     try:
         data = json.loads(raw)
     except RecursionError:  # nested deeper than any real request
         raise ValueError("claims nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("id_token", {}), dict):
         raise ValueError("claims must be a JSON object")
-    return [name for name in (data.get("id_token") or {}) if name in ID_TOKEN_REQUESTABLE]
+    return data.get("id_token") or {}
+
+
+def requested_id_token_claims(raw: str | None) -> list[str]:
+    """Names asked for in the `claims` parameter's id_token member; ValueError if it is not valid JSON."""
+    return [name for name in _claims_request(raw) if name in ID_TOKEN_REQUESTABLE]
+
+
+def requested_acr(raw: str | None) -> list[str]:
+    """The `acr` values asked for through the `claims` parameter (§5.5.1.1), like `acr_values`."""
+    wanted = _claims_request(raw).get("acr")
+    if not isinstance(wanted, dict):
+        return []
+    values = wanted.get("values", [wanted.get("value")])
+    return [v for v in values if isinstance(v, str)] if isinstance(values, list) else []

@@ -8,6 +8,9 @@ import json
 from ..config import SUPPORTED_ALGS, SUPPORTED_LOCALES, Settings
 from .claims import ACR_VALUES_SUPPORTED, CLAIMS_SUPPORTED, SCOPES_SUPPORTED
 
+# select_account: one account per browser, so choosing one means signing in (as prompt=login).
+PROMPTS = ("none", "login", "consent", "select_account")
+
 PATHS = {
     "authorization_endpoint": "/authorize",
     "token_endpoint": "/token",
@@ -37,7 +40,7 @@ def provider_metadata(settings: Settings) -> dict:
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
         "acr_values_supported": ACR_VALUES_SUPPORTED,
-        "prompt_values_supported": ["none", "login", "consent"],
+        "prompt_values_supported": list(PROMPTS),
         "ui_locales_supported": list(SUPPORTED_LOCALES),
         "claims_parameter_supported": True,
         "request_parameter_supported": False,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from authlib.consts import default_json_headers
-from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc6749.errors import MissingAuthorizationError, UnsupportedTokenTypeError
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InsufficientScopeError, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
@@ -98,16 +99,34 @@ class AccessTokenValidator(BearerTokenValidator):
         return storage.get_access_token(token_string)
 
 
+def _bearer_error(status: int, error: str | None, description: str = "", scope: str | None = None):
+    """An RFC 6750 §3 answer: the challenge says what went wrong, or nothing when no token came."""
+    challenge = f'Bearer realm="{runtime().settings.server.issuer}"'
+    body = {}
+    if error:
+        challenge += f', error="{error}"'
+        body = {"error": error, **({"error_description": description} if description else {})}
+    if scope:
+        challenge += f', scope="{scope}"'
+    return status, body, [*default_json_headers, ("WWW-Authenticate", challenge)]
+
+
 class UserInfoEndpoint(_UserInfoEndpoint):
     def __call__(self, request):
-        token = self.resource_protector.acquire_token("openid")
+        try:
+            token = self.resource_protector.acquire_token("openid")
+        except (MissingAuthorizationError, UnsupportedTokenTypeError):
+            if request.headers.get("Authorization", "").split(" ")[0].lower() == "bearer":
+                return _bearer_error(400, "invalid_request", "Send the access token as 'Authorization: Bearer <token>'.")
+            return _bearer_error(401, None)  # §3.1: no bearer credentials at all, no error code
+        except InsufficientScopeError:
+            return _bearer_error(403, "insufficient_scope", "The token lacks the openid scope.", scope="openid")
+        except InvalidTokenError:
+            return _bearer_error(401, "invalid_token", "The access token is not valid.")
         user = token.get_user()
         if user is None:
             # The account behind a still-valid token was locked or removed.
-            return 401, {"error": "invalid_token", "error_description": "The account is not active."}, [
-                *default_json_headers,
-                ("WWW-Authenticate", 'Bearer error="invalid_token"'),
-            ]
+            return _bearer_error(401, "invalid_token", "The account is not active.")
         return 200, self.generate_user_info(user, token.scope), default_json_headers
 
     def generate_user_info(self, user, scope):

@@ -1,9 +1,10 @@
 """Signing keys: stored in the database (private part encrypted), held in memory per process.
 
 Rotation publishes a new key before it signs anything: the new key becomes
-active `keys.reload_seconds` after it is created, by which time every process
-has reloaded the key set and serves it in the JWKS. The old key stops signing
-then and stays published until every token it signed has expired.
+active activation_delay() after it is created, by which time every process has
+reloaded the key set and serves it in the JWKS, and every copy of the old JWKS
+that a relying party may cache (JWKS_MAX_AGE) has gone stale. The old key stops
+signing then and stays published until every token it signed has expired.
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ def create_key(settings: Settings, alg: str, activates_at: datetime.datetime) ->
     return row
 
 
+JWKS_MAX_AGE = 60  # seconds a relying party may cache /jwks.json (Cache-Control)
+
+
+def activation_delay(settings: Settings) -> int:
+    """Seconds between a new key's creation and its first signature: a process may serve the old
+    JWKS for up to reload_seconds, a relying party may cache that for JWKS_MAX_AGE more."""
+    return 2 * settings.keys.reload_seconds + JWKS_MAX_AGE
+
+
 def publish_grace_seconds(settings: Settings) -> int:
     """How long a retired key stays in the JWKS: the longest life of anything it signed."""
     return max(settings.tokens.id_token_seconds, settings.tokens.access_token_seconds) + settings.keys.reload_seconds
@@ -59,7 +69,7 @@ def publish_grace_seconds(settings: Settings) -> int:
 def rotate(settings: Settings, algs: tuple[str, ...] = SUPPORTED_ALGS, immediately: bool = False) -> list[SigningKey]:
     """Create a new key per algorithm and retire the current ones once the new ones are active."""
     now = clock.utcnow()
-    activates_at = now if immediately else now + datetime.timedelta(seconds=settings.keys.reload_seconds)
+    activates_at = now if immediately else now + datetime.timedelta(seconds=activation_delay(settings))
     created = []
     for alg in algs:
         current = db.session.scalars(

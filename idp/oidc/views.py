@@ -12,9 +12,11 @@ from ..accounts.web import clear_session_cookie, current_session
 from ..extensions import csrf, runtime
 from ..i18n import select_locale
 from . import storage
+from .keys import JWKS_MAX_AGE
 from .logout import end_sso_session
 from .server import Issuer
 from .authorize import Step, next_step, oversized_parameter, request_url, return_url_after_sign_in
+from .request_checks import client_request_problem, repeated_parameter
 
 bp = Blueprint("oidc", __name__)
 
@@ -39,7 +41,7 @@ def discovery():
 @bp.route("/jwks.json")
 def jwks():
     body, etag = runtime().keyring.jwks()
-    return _cached_bytes(body, etag, 60)
+    return _cached_bytes(body, etag, JWKS_MAX_AGE)
 
 
 def _error_page(description: str, status: int = 400):
@@ -70,6 +72,9 @@ def authorize():
     too_long = oversized_parameter(request.values)
     if too_long:
         return _error_page(_("This sign-in link is not valid: the parameter %(name)s is too long.", name=too_long))
+    repeated = repeated_parameter(request.values)
+    if repeated:
+        return _error_page(_("This sign-in link is not valid: the parameter %(name)s is given twice.", name=repeated))
     server = runtime().oauth
     session = current_session()
     user = storage.get_user(session.user_id) if session else None
@@ -78,6 +83,10 @@ def authorize():
         step = next_step(grant, session, user)
     except OAuth2Error as error:
         return _authorization_error(error)
+    except ValueError:
+        # Authlib refuses to build an error whose description would quote characters
+        # RFC 6749 does not allow there (a redirect_uri with "é" or a quote, say).
+        return _error_page(_("This sign-in link is not valid: %(reason)s", reason="invalid_request"))
 
     here = request_url(request.path, request.values)
     if step is Step.SIGN_IN:
@@ -118,19 +127,19 @@ def authorize():
 @bp.route("/token", methods=["POST"])
 @csrf.exempt
 def token():
-    return runtime().oauth.create_token_response()
+    return client_request_problem() or runtime().oauth.create_token_response()
 
 
 @bp.route("/introspect", methods=["POST"])
 @csrf.exempt
 def introspect():
-    return runtime().oauth.create_endpoint_response("introspection")
+    return client_request_problem() or runtime().oauth.create_endpoint_response("introspection")
 
 
 @bp.route("/revoke", methods=["POST"])
 @csrf.exempt
 def revoke():
-    return runtime().oauth.create_endpoint_response("revocation")
+    return client_request_problem() or runtime().oauth.create_endpoint_response("revocation")
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
@@ -149,6 +158,8 @@ def logout():
     except OAuth2Error as error:
         # RP-Initiated Logout §4: on errors, no redirect.
         return _error_page(_("This sign-out link is not valid: %(reason)s", reason=error.description or error.error))
+    except ValueError:  # an error Authlib could not describe (see authorize)
+        return _error_page(_("This sign-out link is not valid: %(reason)s", reason="id_token_hint"))
     claims = end_request.id_token_claims
     if claims is not None and claims.get("iss") != rt.settings.server.issuer:
         return _error_page(_("This sign-out link is not valid: %(reason)s", reason="id_token_hint"))

@@ -58,11 +58,30 @@ class TestUserinfo:
         response = client.post("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert response.get_json()["sub"] == user["sub"]
 
-    @pytest.mark.parametrize("header", [None, "Bearer", "Bearer nonsense", "Basic abc", "Bearer " + "x" * 600])
-    def test_missing_or_bad_token_is_401(self, client, header):
+    @pytest.mark.parametrize("header", ["Bearer nonsense", "Bearer " + "x" * 600])
+    def test_bad_token_is_401_invalid_token(self, client, header):
+        response = client.get("/userinfo", headers={"Authorization": header})
+        assert response.status_code == 401 and response.get_json()["error"] == "invalid_token"
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="http://localhost", error="invalid_token"'
+
+    @pytest.mark.parametrize("header", [None, "Basic abc"])
+    def test_no_bearer_token_is_a_bare_challenge(self, client, header):
+        """RFC 6750 §3.1: a request without bearer credentials gets no error code."""
         response = client.get("/userinfo", headers={"Authorization": header} if header else {})
-        assert response.status_code == 401
-        assert response.headers["WWW-Authenticate"].lower().startswith("bearer")
+        assert response.status_code == 401 and "error" not in response.get_json()
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="http://localhost"'
+
+    def test_a_malformed_bearer_header_is_invalid_request(self, client):
+        response = client.get("/userinfo", headers={"Authorization": "Bearer"})
+        assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
+
+    def test_a_token_without_openid_is_403_insufficient_scope(self, client, make_client):
+        service = make_client(redirect_uris=(), client_credentials=True, scopes=["admin"])
+        token = client.post("/token", data={"grant_type": "client_credentials", "scope": "admin"},
+                            auth=(service["client_id"], service["client_secret"])).get_json()["access_token"]
+        response = client.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 403 and response.get_json()["error"] == "insufficient_scope"
+        assert response.headers["WWW-Authenticate"].endswith('error="insufficient_scope", scope="openid"')
 
     def test_expired_access_token_is_401(self, client, rp, user):
         from idp import clock

@@ -12,6 +12,7 @@ from joserfc.jwk import KeySet
 
 from idp import clock
 from idp.extensions import runtime
+from idp.oidc.keys import activation_delay
 
 from .helpers import signed_in_tokens
 
@@ -55,11 +56,19 @@ def test_rotation_publishes_first_signs_later_and_keeps_the_old_key(app, client,
     with app.app_context():
         runtime().keyring.invalidate()  # as every process does within keys.reload_seconds
 
-    # Published at once, but not signing until every process has had time to publish it.
+    # Published at once, but not signing until every process has published it and every
+    # relying party's cached copy of the JWKS without it has gone stale.
     assert {old_kid, new_kid} <= kids(client)
     assert _header(signed_in_tokens(client, rp, user))["kid"] == old_kid
+    with app.app_context():
+        delay = activation_delay(runtime().settings)
+    clock.travel(delay - 5)
+    with app.app_context():
+        runtime().keyring.invalidate()
+    assert _header(signed_in_tokens(client, rp, user))["kid"] == old_kid
+    assert delay >= 2 * 30 + int(client.get("/jwks.json").headers["Cache-Control"].split("max-age=")[1])
 
-    clock.travel(31)
+    clock.travel(6)
     after = signed_in_tokens(client, rp, user)
     assert _header(after)["kid"] == new_kid
     keys = KeySet.import_key_set(client.get("/jwks.json").get_json())
