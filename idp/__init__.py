@@ -8,6 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask, jsonify, request
+from flask import Request as FlaskRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings, load_settings
@@ -32,6 +33,26 @@ class Runtime:
     oauth: object
     discovery: tuple[bytes, str]
     backchannel: object = None
+
+
+# Contract files may be larger than server.max_request_bytes allows other requests.
+CSV_UPLOAD_PATHS = ("/admin/contracts", "/api/admin/v1/contracts/import")
+
+
+class Request(FlaskRequest):
+    """Size limits by path, decided before anything (CSRF checks included) reads the body."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        from .linking.importer import MAX_CSV_BYTES
+
+        return MAX_CSV_BYTES if self.path in CSV_UPLOAD_PATHS else super().max_content_length
+
+    @property
+    def max_form_memory_size(self) -> int | None:
+        from .linking.importer import MAX_CSV_BYTES
+
+        return MAX_CSV_BYTES if self.path in CSV_UPLOAD_PATHS else super().max_form_memory_size
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -78,6 +99,7 @@ def create_app(settings: Settings | None = None, testing: bool = False) -> Flask
         static_folder=str(ROOT / "static"),
         instance_path=str(ROOT / "instance"),
     )
+    app.request_class = Request
     app.config.update(
         TESTING=testing,
         SECRET_KEY=settings.server.secret_key,

@@ -59,6 +59,9 @@ EVENTS = (
     "admin.keys_rotated",
     "admin.audit_exported",
     "admin.contract_released",
+    "admin.contract_saved",
+    "admin.contract_deleted",
+    "admin.forbidden",
 )
 
 

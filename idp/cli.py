@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 
 from .config import SUPPORTED_ALGS, ConfigError, generate_config_text, load_settings
 
@@ -50,8 +51,20 @@ def command_errors(fn):
         except ImportRejected as rejected:
             line, problem = rejected.problems[0]
             _fail(f"contracts not imported: {problem}" + (f" (line {line})" if line else ""))
+        except UnicodeError:
+            _fail("standard input is not UTF-8 text")
+        except sa.exc.SQLAlchemyError as error:
+            first = str(error.orig if getattr(error, "orig", None) else error).splitlines()[0]
+            _fail(f"database: {first} (is it migrated? run `idp db upgrade`)")
 
     return wrapper
+
+
+def _audit(event: str, **details) -> None:
+    """What an operator did from the command line goes into the audit log like the console's actions."""
+    from . import audit
+
+    audit.record(event, admin="cli", **details)
 
 
 def _account_error_text(error) -> str:
@@ -78,7 +91,7 @@ def _emit(as_json: bool, data, text: str) -> None:
 
 
 def _read_password_stdin() -> str:
-    password = sys.stdin.readline().rstrip("\r\n")
+    password = sys.stdin.buffer.readline().decode("utf-8").rstrip("\r\n")  # strict: no lone surrogates
     if not password:
         raise CliFailure("no password on standard input")
     return password
@@ -224,6 +237,7 @@ def clients_add(name, redirect_uris, post_logout_uris, public, first_party, scop
             frontchannel_logout_uri=frontchannel_logout_uri,
         )
         data = {**describe(client), "client_secret": secret}
+        _audit("admin.client_created", client_id=client.client_id)
     text = f"client_id: {data['client_id']}"
     if secret:
         text += f"\nclient_secret: {secret}\n(the secret is shown only now)"
@@ -273,6 +287,7 @@ def clients_rotate_secret(client_id, as_json):
 
     with _app().app_context():
         secret = rotate_secret(client_id)
+        _audit("admin.client_secret_rotated", client_id=client_id)
     _emit(as_json, {"client_id": client_id, "client_secret": secret}, f"client_secret: {secret}\n(the secret is shown only now)")
 
 
@@ -286,6 +301,7 @@ def clients_remove(client_id, as_json):
 
     with _app().app_context():
         remove_client(client_id)
+        _audit("admin.client_deleted", client_id=client_id)
     _emit(as_json, {"removed": client_id}, f"removed {client_id}")
 
 
@@ -398,7 +414,7 @@ def users_set_role(identifier, role, as_json):
 
     with _app().app_context():
         user = _find_user(identifier)
-        set_role(user, None if role == "none" else role, acting=None)
+        set_role(user, None if role == "none" else role, acting="cli")
         data = {"username": user.username, "role": user.role}
     _emit(as_json, data, f"{data['username']}: role {data['role'] or 'none'}")
 
@@ -409,13 +425,16 @@ def users_set_role(identifier, role, as_json):
 @json_option
 @command_errors
 def users_set_password(identifier, password_stdin, as_json):
-    """Set an account's password (from standard input)."""
+    """Set an account's password (from standard input); the account is signed out everywhere."""
     from .accounts.service import set_password
+    from .oidc.logout import sign_out_everywhere
 
     password = _read_password_stdin()
     with _app().app_context():
         user = _find_user(identifier)
         set_password(user, password)
+        sign_out_everywhere(user.id)
+        _audit("password.reset", account=user.sub)
         data = {"username": user.username, "password_changed": True}
     _emit(as_json, data, f"password changed for {data['username']}")
 
@@ -449,6 +468,7 @@ def keys_rotate(algs, immediately, as_json):
 
     with _app().app_context():
         created = [_describe_key(k) for k in rotate(runtime().settings, tuple(algs) or SUPPORTED_ALGS, immediately)]
+        _audit("admin.keys_rotated", kids=[k["kid"] for k in created], immediately=immediately)
     _emit(as_json, created, "\n".join(f"{k['alg']}\t{k['kid']}\tsigns from {k['activates_at']}" for k in created))
 
 

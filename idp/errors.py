@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from http import HTTPStatus
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -13,6 +15,7 @@ from .linking.directory import DirectoryUnavailable
 from .store import StoreUnavailable
 
 log = logging.getLogger(__name__)
+HTTP_REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 API_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks.json", "/.well-known/", "/readyz", "/api/")
 
@@ -33,7 +36,22 @@ def _messages() -> dict[int, str]:
     }
 
 
+ADMIN_API_PREFIX = "/api/admin/"
+
+
+def problem(status: int, title: str, detail: str = "", **extra) -> Response:
+    """An RFC 9457 problem document."""
+    body = {"type": "about:blank", "title": title, "status": status, **({"detail": detail} if detail else {}), **extra}
+    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
+
+
 def _respond(status: int, error: str, message: str):
+    if request.path.startswith(ADMIN_API_PREFIX):
+        # The admin API speaks RFC 9457 throughout, its framework errors included.
+        return problem(status, HTTP_REASONS.get(status, "Error"), message)
     if _wants_json():
         return jsonify(error=error, error_description=message), status
     return render_template("errors/error.html", message=message), status

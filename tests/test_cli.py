@@ -24,7 +24,7 @@ from alembic.script import ScriptDirectory
 from argon2 import PasswordHasher
 from argon2.exceptions import VerifyMismatchError
 
-from .conftest import PG_URL, REDIS_URL, RUN_ID
+from .conftest import PG_URL, REDIS_URL, RUN_ID, _dispose
 
 ROOT = Path(__file__).resolve().parent.parent
 ALGS = {"RS256", "ES256", "EdDSA"}
@@ -257,6 +257,41 @@ def test_users_add_list_lock_unlock_set_password(instance):
     assert not _verifies(second_hash, GOOD_PASSWORD)
 
 
+def test_what_an_operator_does_from_the_cli_is_audited_and_a_set_password_signs_out(instance):
+    from idp import create_app
+    from idp.config import load_settings
+
+    from .oidc.helpers import sign_in
+
+    instance.ok("users", "add", "--username", "dao", "--phone", "0912000444", "--password-stdin", stdin=GOOD_PASSWORD + "\n")
+    app = create_app(load_settings(path=instance.config, env=instance.env), testing=True)
+    browser = app.test_client()
+    sign_in(browser, "dao", GOOD_PASSWORD)
+    assert browser.get("/account").status_code == 200
+
+    instance.ok("users", "set-password", "dao", "--password-stdin", stdin=OTHER_PASSWORD + "\n")
+    assert browser.get("/account").headers["Location"].startswith("/login")  # signed out everywhere
+    client_id = instance.json("clients", "add", "--name", "Audited", "--redirect-uri", "https://a.example/cb")["client_id"]
+    instance.ok("clients", "rotate-secret", client_id)
+    instance.ok("clients", "remove", client_id)
+    instance.ok("keys", "rotate", "--alg", "RS256")
+    events = [row[0] for row in instance.query("SELECT event FROM audit_events ORDER BY id")]
+    for event in ("password.reset", "admin.client_created", "admin.client_secret_rotated", "admin.client_deleted",
+                  "admin.keys_rotated"):
+        assert event in events, event
+    [(details,)] = instance.query("SELECT details FROM audit_events WHERE event = 'admin.client_deleted' "
+                                  "AND client_id = :client_id", client_id=client_id)
+    assert json.loads(details)["admin"] == "cli"
+    _dispose(app)
+
+
+def test_a_password_that_is_not_utf8_is_one_error_line(instance):
+    result = subprocess.run([IDP, "users", "add", "--username", "bytes", "--password-stdin"], input=b"\xff\xfe-secret\n",
+                            capture_output=True, cwd=instance.workdir, env=instance.env, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines() == ["error: standard input is not UTF-8 text"]
+
+
 # keys ---------------------------------------------------------------------------------------------------
 
 
@@ -349,6 +384,12 @@ BAD_INPUT = {
         None,
         {"IDP_SERVER_ISSUER": "http://example.com"},
         "error: configuration: server.issuer: must use https outside localhost",
+    ),
+    "database never migrated": (
+        ["clients", "list"],
+        None,
+        {"IDP_DATABASE_URL": f"sqlite:////tmp/idp-test-unmigrated-{RUN_ID}.sqlite3"},
+        "error: database: no such table",
     ),
     "missing IDP_CONFIG file": (
         ["config", "check"],

@@ -61,9 +61,13 @@ def finish_reset(ticket: str, code: str, new_password: str) -> User:
     # Before the code is known to be right, judge the password only by what the person typed,
     # so the answer is the same for real and unknown accounts.
     runtime().passwords.check_policy(new_password, [data["identifier"]])
-    codes.verify_code("reset_password", ticket, code, account=user.sub if user else None)
-    if user is None:  # a decoy cannot be matched; this is only for safety
-        raise codes.CodeInvalid()
+    if not data.get("code_ok"):
+        codes.verify_code("reset_password", ticket, code, account=user.sub if user else None)
+        if user is None:  # a decoy cannot be matched; this is only for safety
+            raise codes.CodeInvalid()
+        # The code is used up; remember it was right, so a password refused next (it names the
+        # account, say) can be replaced without a new code.
+        runtime().store.replace(_key(ticket), {**data, "code_ok": True}, TICKET_SECONDS)
     runtime().passwords.check_policy(new_password, [user.username, user.email or "", user.phone or ""])
     runtime().store.delete(_key(ticket))
     service.set_password(user, new_password, check_policy=False)

@@ -10,13 +10,14 @@ import datetime
 import functools
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, g, json, request
+from flask import Blueprint, Response, g, request
 
 from .. import audit
 from ..accounts.models import User
+from ..errors import problem
 from ..extensions import csrf, db, runtime
 from ..linking.directory import normalize_key
-from ..linking.importer import ImportRejected, import_csv, parse_row, save_contracts
+from ..linking.importer import MAX_CSV_BYTES, ImportRejected, import_csv, parse_row, save_contracts
 from ..linking.models import Contract, ContractKey, ContractLink
 from ..oidc import clients as client_service
 from ..oidc import keys as key_service
@@ -28,24 +29,6 @@ from .openapi import document
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin/v1")
 csrf.exempt(bp)
-
-MAX_CSV_BYTES = 5 * 1024 * 1024
-
-
-@bp.before_request
-def allow_csv_uploads():
-    # Imports may be larger than the general request limit (server.max_request_bytes).
-    if request.endpoint == "admin_api.import_contracts":
-        request.max_content_length = MAX_CSV_BYTES
-
-
-def problem(status: int, title: str, detail: str = "", **extra) -> Response:
-    body = {"type": "about:blank", "title": title, "status": status, **({"detail": detail} if detail else {}), **extra}
-    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    return response
-
 
 def admin_token(view):
     """A bearer access token from client_credentials with the admin scope."""
@@ -121,11 +104,13 @@ def put_contract(number):
     }
     try:
         parsed = parse_row(row)
-        save_contracts([parsed])
+        counts = save_contracts([parsed])
     except ValueError as error:
         return problem(422, "Unprocessable Content", str(error))
     except ImportRejected as rejected:
         return problem(409, "Conflict", rejected.problems[0][1])
+    audit.record("admin.contract_saved", admin=f"client:{g.admin_client_id}", contract=parsed.number,
+                 created=bool(counts["created"]))
     return _contract_json(_find(parsed.number))
 
 
@@ -135,8 +120,7 @@ def delete_contract(number):
     contract = _find(number)
     if contract is None:
         return problem(404, "Not Found", f"No contract {normalize_key(number)}.")
-    db.session.delete(contract)
-    db.session.commit()
+    service.delete_contract(contract, acting=f"client:{g.admin_client_id}")
     return Response(status=204)
 
 
@@ -154,6 +138,7 @@ def import_contracts():
     except ImportRejected as rejected:
         return problem(422, "Unprocessable Content", f"Nothing imported: {len(rejected.problems)} bad rows.",
                        errors=[{"line": line, "detail": detail} for line, detail in rejected.problems])
+    audit.record("admin.contracts_imported", admin=f"client:{g.admin_client_id}", **counts)
     return {"imported": True, **counts}
 
 
@@ -166,6 +151,14 @@ def _limit() -> int:
 
 def _cursor() -> int | None:
     return small_int(request.args.get("cursor"))
+
+
+def _search_page(found: list, limit: int, describe) -> dict:
+    """A page of search results (at most service.PAGE_SIZE matches in all); the cursor counts results."""
+    start = _cursor() or 0
+    page = found[start:start + limit]
+    more = start + limit < len(found)
+    return {"items": [describe(item) for item in page], "next_cursor": str(start + limit) if more else None}
 
 
 def _page(items: list, key, limit: int) -> dict:
@@ -189,8 +182,7 @@ def _find_account(sub: str) -> User | None:
 def list_accounts():
     limit, cursor, query = _limit(), _cursor(), request.args.get("q", "")[:254]
     if query:
-        users = service.search_accounts(query)[:limit]
-        return {"items": [_account_summary(u) for u in users], "next_cursor": None}
+        return _search_page(service.search_accounts(query), limit, _account_summary)
     statement = sa.select(User).order_by(User.id).limit(limit)
     if cursor:
         statement = statement.where(User.id > cursor)
@@ -327,7 +319,7 @@ def rotate_secret(client_id):
 def list_contracts():
     limit, cursor, query = _limit(), _cursor(), request.args.get("q", "")[:64]
     if query:
-        return {"items": [_contract_json(c) for c in service.find_contracts(query)[:limit]], "next_cursor": None}
+        return _search_page(service.find_contracts(query), limit, _contract_json)
     statement = sa.select(Contract).order_by(Contract.id).limit(limit)
     if cursor:
         statement = statement.where(Contract.id > cursor)
@@ -366,7 +358,11 @@ def _when(name: str) -> datetime.datetime | None:
     if not raw:
         return None
     value = datetime.datetime.fromisoformat(raw)
-    return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+    try:
+        return value.astimezone(datetime.UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable instant
+        raise ValueError(f"{name} is out of range") from None
 
 
 @bp.route("/audit", methods=["GET"])

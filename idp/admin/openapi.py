@@ -119,7 +119,8 @@ SCHEMAS = {
 def _page(item: str) -> dict:
     return {"type": "object", "required": ["items", "next_cursor"], "properties": {
         "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
-        "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null at the end."},
+        "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null at the end. "
+                        "A search (`q`) finds at most 50 matches."},
     }}
 
 

@@ -157,15 +157,33 @@ def audit_query(account: str | None = None, event: str | None = None, client_id:
     return list(db.session.scalars(statement))
 
 
+def _inert(cell) -> str:
+    """A cell a spreadsheet shows as text: a leading =, +, -, @, tab or CR would make it a formula
+    (a user agent or a typed name is attacker-chosen)."""
+    text = str(cell)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def audit_csv(rows: list[AuditEvent]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["at", "event", "account", "ip", "user_agent", "client_id", "details"])
     for row in rows:
         described = audit.describe(row)
-        writer.writerow([described["at"], row.event, row.account or "", row.ip or "", row.user_agent or "",
-                         row.client_id or "", described["details"]])
+        writer.writerow([_inert(cell) for cell in (described["at"], row.event, row.account or "", row.ip or "",
+                                                   row.user_agent or "", row.client_id or "", described["details"])])
     return out.getvalue()
+
+
+def delete_contract(contract: Contract, acting: str) -> None:
+    """Remove a contract from the directory; whoever held it holds it no more (a reused number is not theirs)."""
+    db.session.execute(
+        sa.update(ContractLink).where(ContractLink.contract_number == contract.number, ContractLink.ended_at.is_(None))
+        .values(ended_at=clock.utcnow(), ended_reason="contract_deleted")
+    )
+    db.session.delete(contract)
+    db.session.commit()
+    audit.record("admin.contract_deleted", admin=acting, contract=contract.number)
 
 
 def release_contract(number: str, acting: str) -> bool:

@@ -14,7 +14,7 @@ from ..accounts.models import User
 from ..accounts.sessions import ACR_MULTI_FACTOR, is_fresh
 from ..accounts.web import current_session
 from ..extensions import db, runtime
-from ..linking.importer import ImportRejected, parse_csv, save_contracts
+from ..linking.importer import MAX_CSV_BYTES, ImportRejected, parse_csv, save_contracts
 from ..oidc import clients as client_service
 from ..oidc import keys as key_service
 from ..params import small_int
@@ -36,7 +36,7 @@ def staff(roles=service.ROLES, destructive=False):
             if user is None or user.locked:
                 return redirect(url_for("accounts.login", next=here))
             if user.role not in roles:
-                abort(403)
+                _forbidden(user, request.endpoint)
             if user.must_change_password:
                 return redirect(url_for("account.password", next=here))
             if destructive and not is_fresh(sso):
@@ -49,6 +49,12 @@ def staff(roles=service.ROLES, destructive=False):
         return wrapper
 
     return decorator
+
+
+def _forbidden(user: User, what: str):
+    """Refuse, and keep a record: staff trying what their role does not allow is worth knowing."""
+    audit.record("admin.forbidden", account=user.sub, role=user.role, attempted=what[:64])
+    abort(403)
 
 
 def _form_ok() -> bool:
@@ -79,21 +85,24 @@ def account(sub):
     if request.method == "POST":
         if not _form_ok():
             abort(400)
-        action = request.form.get("action")
+        action = request.form.get("action", "")
         acting = g.admin.sub
+        is_admin = g.admin.role == "admin"
         support_actions = {"lock": service.lock, "unlock": service.unlock, "end_sessions": service.end_sessions}
-        admin_actions = {"remove_factor": service.remove_factor, "require_password_change": service.require_password_change}
-        if action in support_actions:
-            support_actions[action](user, acting)
-        elif action in admin_actions and g.admin.role == "admin":
-            admin_actions[action](user, acting)
-        elif action == "set_role" and g.admin.role == "admin":
-            role = request.form.get("role") or None
-            if role not in (*service.ROLES, None):
-                abort(400)
-            service.set_role(user, role, acting)
-        else:
-            abort(403)
+        admin_actions = {"remove_factor": service.remove_factor, "require_password_change": service.require_password_change,
+                         "set_role": lambda target, by: service.set_role(target, request.form.get("role") or None, by)}
+        # Support helps customers; only admins act on staff accounts or take factors and roles.
+        if action not in support_actions and action not in admin_actions:
+            abort(400)
+        if not is_admin and (action in admin_actions or user.role is not None):
+            _forbidden(g.admin, f"{action} on {user.role or 'customer'}")
+        if action in admin_actions and not is_fresh(g.sso):
+            here = url_for("admin.account", sub=sub)
+            return redirect(url_for("accounts.login", next=here, login_hint=g.admin.username))
+        try:
+            {**support_actions, **admin_actions}[action](user, acting)
+        except service.UnknownRole:
+            abort(400)
         return redirect(url_for("admin.account", sub=sub))
     return render_template("admin/account.html", detail=service.account_detail(user), form=FlaskForm(),
                            is_admin=g.admin.role == "admin", now=clock.now())
@@ -200,6 +209,7 @@ def delete_client(client_id):
 
 # Contracts --------------------------------------------------------------------------------------
 
+
 @bp.route("/contracts", methods=["GET", "POST"])
 @staff()
 def contracts():
@@ -210,7 +220,7 @@ def contracts():
         text = request.form.get("csv", "")
         upload = request.files.get("file")
         if upload and upload.filename:
-            text = upload.read(5 * 1024 * 1024).decode("utf-8-sig", errors="replace")
+            text = upload.read(MAX_CSV_BYTES).decode("utf-8-sig", errors="replace")
         try:
             rows = parse_csv(text)
         except ImportRejected as rejected:

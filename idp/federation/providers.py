@@ -120,7 +120,8 @@ def finish(oauth: OAuth, provider: ProviderSettings) -> UpstreamIdentity:
         raise UpstreamError("bad_response", f"{failed.error}: {failed.description}") from None
     except JoseError as failed:
         raise UpstreamError("invalid_token", str(failed)) from None
-    except (requests.RequestException, ValueError, KeyError) as failed:
+    except (requests.RequestException, ValueError, KeyError, TypeError, RuntimeError) as failed:
+        # RuntimeError: Authlib's complaint about metadata it needs (e.g. no jwks_uri).
         raise UpstreamError("unreachable" if isinstance(failed, requests.RequestException) else "bad_response",
                             f"{type(failed).__name__}: {failed}") from None
 
@@ -156,10 +157,15 @@ def _read_identity(client, provider: ProviderSettings, token: dict) -> UpstreamI
         provider=provider.name,
         subject=str(subject)[:255],
         email=email.lower()[:254] if isinstance(email, str) else None,
-        email_verified=bool(claims.get(provider.email_verified_claim)) and bool(email),
+        email_verified=_is_true(claims.get(provider.email_verified_claim)) and bool(email),
         name=(claims.get(provider.name_claim) or None) and str(claims[provider.name_claim])[:128],
         phone=claims.get(provider.phone_claim) or None,
     )
+
+
+def _is_true(value) -> bool:
+    """JSON true, or the string "true" some providers send; "false", 0 or anything else is not."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def _standard_claims(provider: ProviderSettings) -> ProviderSettings:

@@ -84,7 +84,9 @@ def resolve(identity: UpstreamIdentity, signed_in: User | None) -> Outcome:
         link.last_used_at = clock.utcnow()
         db.session.commit()
         return Outcome("signed_in", user=user)
-    if identity.email and accounts.find_account(identity.email) is not None:
+    # Only an address the provider vouches for may point at an existing account (an unverified
+    # one would let anyone ask "is there an account with this e-mail?").
+    if identity.email and identity.email_verified and accounts.find_account(identity.email) is not None:
         return Outcome("existing_account", pending=_keep_pending(identity))
     return Outcome("complete_profile", pending=_keep_pending(identity))
 
@@ -175,22 +177,36 @@ def identities_of(user: User) -> list[Identity]:
 
 
 def sign_in_methods(user: User) -> int:
-    """How many independent ways this account has to sign in."""
-    ways = len(identities_of(user)) + (1 if user.password_hash else 0)
-    settings = runtime().settings
-    if settings.accounts.phone_sign_in and user.phone and user.phone_verified:
+    """How many independent ways this account has to sign in, as the database has them now."""
+    identities = db.session.scalar(sa.select(sa.func.count()).where(Identity.user_id == user.id))
+    has_password = db.session.scalar(sa.select(User.password_hash.is_not(None)).where(User.id == user.id))
+    ways = identities + (1 if has_password else 0)
+    if runtime().settings.accounts.phone_sign_in and user.phone and user.phone_verified:
         ways += 1
     return ways
+
+
+def _keeping_a_way_in(user: User, change) -> None:
+    """Make one change to the account's ways in and commit it, unless it would leave none.
+
+    One change per account at a time (the row lock on PostgreSQL; SQLite has one writer),
+    and the count is taken after the change, inside its transaction: two requests that
+    each remove "one of two" ways cannot both succeed.
+    """
+    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
+    change()
+    db.session.flush()
+    if sign_in_methods(user) < 1:
+        db.session.rollback()
+        raise LastSignInMethod()
+    db.session.commit()
 
 
 def unlink(user: User, identity_id: int) -> None:
     identity = db.session.scalar(sa.select(Identity).where(Identity.id == identity_id, Identity.user_id == user.id))
     if identity is None:
         return
-    if sign_in_methods(user) <= 1:
-        raise LastSignInMethod()
-    db.session.delete(identity)
-    db.session.commit()
+    _keeping_a_way_in(user, lambda: db.session.delete(identity))
     audit.record("identity.unlinked", account=user.sub, provider=identity.provider)
 
 
@@ -198,8 +214,5 @@ def remove_password(user: User) -> None:
     """Sign in only with linked providers (or phone) from now on; never the last way in."""
     if not user.password_hash:
         return
-    if sign_in_methods(user) <= 1:
-        raise LastSignInMethod()
-    user.password_hash = None
-    db.session.commit()
+    _keeping_a_way_in(user, lambda: setattr(user, "password_hash", None))
     audit.record("password.changed", account=user.sub, removed=True)

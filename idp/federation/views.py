@@ -11,7 +11,7 @@ from ..accounts.account_views import signed_in
 from ..accounts.models import User
 from ..accounts.forms import CodeForm, PhoneForm
 from ..accounts.views import after_first_step, client_ip, start_signed_in_response
-from ..accounts.sessions import ACR_SINGLE_FACTOR
+from ..accounts.sessions import ACR_SINGLE_FACTOR, is_fresh
 from ..accounts.web import current_session, safe_next
 from ..extensions import db, runtime
 from ..otp import codes
@@ -44,8 +44,13 @@ def start(name):
     provider = _provider(name)
     if provider is None:
         return _error_page(_("This page does not exist."), 404)
+    sso = current_session()
+    linking = bool(request.args.get("link")) and sso is not None
+    if linking and not is_fresh(sso):
+        # A new way into the account is as sensitive as a password: a recent sign-in first.
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
     session["fed_next"] = safe_next(request.args.get("next"))
-    session["fed_link"] = bool(request.args.get("link")) and current_session() is not None
+    session["fed_link"] = linking
     redirect_uri = f"{runtime().settings.server.issuer}/federation/{name}/callback"
     try:
         return providers.start(runtime().upstream, provider, redirect_uri)
@@ -152,7 +157,10 @@ def link():
 def methods():
     form = FlaskForm()
     error = None
-    if form.validate_on_submit():
+    stale = not is_fresh(g.sso)
+    if form.validate_on_submit() and stale:
+        error = _("For your safety, please sign in again first.")
+    elif form.validate_on_submit():
         try:
             unlink = small_int(request.form.get("unlink"))
             if unlink is not None:
@@ -167,4 +175,5 @@ def methods():
     labels = {p.name: p.label for p in runtime().settings.federation.providers}
     return render_template(
         "federation/methods.html", user=g.user, linked=linked, available=available, labels=labels, form=form, error=error,
+        reauth_url=url_for("accounts.login", next=url_for("federation.methods"), login_hint=g.user.username) if stale else None,
     ), (400 if error else 200)

@@ -6,7 +6,7 @@ import csv
 import datetime
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
@@ -20,6 +20,7 @@ REQUIRED = ("number", "holder_name", "phone")
 NUMBER_RE = re.compile(r"^[A-Z0-9]{4,32}$")
 KEY_RE = re.compile(r"^[A-Z0-9]{4,64}$")
 MAX_ROWS = 200_000
+MAX_CSV_BYTES = 5 * 1024 * 1024  # an import may be larger than server.max_request_bytes
 
 
 class ImportRejected(Exception):
@@ -39,6 +40,7 @@ class ContractRow:
     smartcards: tuple[str, ...]
     device_codes: tuple[str, ...]
     services: tuple[dict, ...]
+    line: int = 0  # where it stood in the CSV file (0: not from a file)
 
 
 def _keys(raw: str, what: str) -> tuple[str, ...]:
@@ -96,6 +98,13 @@ def parse_row(row: dict) -> ContractRow:
 
 def parse_csv(text: str) -> list[ContractRow]:
     """Every row checked; ImportRejected with every problem (line numbers as in the file)."""
+    try:
+        return _parse_csv(text)
+    except csv.Error as error:  # e.g. a field past the csv module's size limit, a stray NUL
+        raise ImportRejected([(0, f"not a readable CSV file: {error}")]) from None
+
+
+def _parse_csv(text: str) -> list[ContractRow]:
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
     missing = [c for c in REQUIRED if c not in header]
@@ -113,7 +122,7 @@ def parse_csv(text: str) -> list[ContractRow]:
             problems.append((line, "wrong number of fields"))
             continue
         try:
-            row = parse_row(raw)
+            row = replace(parse_row(raw), line=line)
         except ValueError as error:
             problems.append((line, str(error)))
             continue
@@ -132,11 +141,34 @@ def parse_csv(text: str) -> list[ContractRow]:
     return rows
 
 
+def _keys_held_elsewhere(rows: list[ContractRow], numbers: list[str]) -> list[tuple[int, str]]:
+    """Smartcards and device codes of these rows that contracts outside the batch hold."""
+    wanted = {(kind, value): row for row in rows
+              for kind, values in (("smartcard", row.smartcards), ("device", row.device_codes)) for value in values}
+    if not wanted:
+        return []
+    held = db.session.execute(
+        sa.select(ContractKey.kind, ContractKey.value, Contract.number)
+        .join(Contract, Contract.id == ContractKey.contract_id)
+        .where(ContractKey.value.in_({value for _, value in wanted}), Contract.number.not_in(numbers))
+    ).all()
+    return sorted((wanted[(kind, value)].line, f"{kind} {value} belongs to contract {number}")
+                  for kind, value, number in held if (kind, value) in wanted)
+
+
 def save_contracts(rows: list[ContractRow]) -> dict:
-    """Insert or replace the contracts, in one transaction; returns counts."""
+    """Insert or replace the contracts, in one transaction; returns counts.
+
+    Keys may move between contracts of the same batch (a smartcard swapped between
+    two contracts): every contract's old keys go before any new key is added.
+    """
     numbers = [r.number for r in rows]
+    conflicts = _keys_held_elsewhere(rows, numbers)
+    if conflicts:
+        raise ImportRejected(conflicts)
     existing = {c.number: c for c in db.session.scalars(sa.select(Contract).where(Contract.number.in_(numbers)))} if numbers else {}
     created = updated = 0
+    saved = []
     try:
         for row in rows:
             contract = existing.get(row.number)
@@ -148,16 +180,17 @@ def save_contracts(rows: list[ContractRow]) -> dict:
                 updated += 1
             contract.holder_name, contract.phone, contract.branch = row.holder_name, row.phone, row.branch
             contract.services = list(row.services)
-            db.session.flush()
-            db.session.execute(sa.delete(ContractKey).where(ContractKey.contract_id == contract.id))
+            saved.append((row, contract))
+        db.session.flush()
+        db.session.execute(sa.delete(ContractKey).where(ContractKey.contract_id.in_([c.id for _, c in saved])))
+        for row, contract in saved:
             for kind, values in (("smartcard", row.smartcards), ("device", row.device_codes)):
                 for value in values:
                     db.session.add(ContractKey(contract_id=contract.id, kind=kind, value=value))
-        db.session.flush()
         db.session.commit()
-    except sa.exc.IntegrityError as error:
-        db.session.rollback()
-        raise ImportRejected([(0, f"a smartcard or device code already belongs to another contract ({error.orig})")]) from None
+    except sa.exc.IntegrityError:
+        db.session.rollback()  # someone else saved the same key a moment ago
+        raise ImportRejected([(0, "a smartcard or device code was given to another contract meanwhile; try again")]) from None
     return {"created": created, "updated": updated}
 
 

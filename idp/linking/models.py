@@ -58,4 +58,4 @@ class ContractLink(db.Model):
     role: Mapped[str] = mapped_column(sa.String(16), default="owner")
     linked_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime, default=utcnow)
     ended_at: Mapped[datetime.datetime | None] = mapped_column(UtcDateTime)
-    ended_reason: Mapped[str | None] = mapped_column(sa.String(32))  # unlinked | taken_over | account_deleted
+    ended_reason: Mapped[str | None] = mapped_column(sa.String(32))  # unlinked | taken_over | account_deleted | released | contract_deleted

@@ -107,3 +107,15 @@ def test_no_sms_sender_means_no_reset_page(backend):
     app = create_app(backend.fresh_settings(sms={"sender": "none"}), testing=True)
     response = app.test_client().get("/password/forgot?lang=en")
     assert response.status_code == 404 and "contact customer support" in response.get_data(as_text=True)
+
+
+def test_a_password_refused_for_naming_the_account_keeps_the_right_code_good(app, client, make_user, sms_codes):
+    """The account-specific check can only run once the code is known to be right; failing it
+    must not cost the person their code."""
+    make_user(username="thuyduongtran", phone="0912 345 999", phone_verified=True)
+    forgot(client, "0912 345 999")  # the identifier typed is the phone; the password below names the username
+    (code,) = sms_codes("+84912345999")
+    naming = reset(client, code, password="Thuyduongtran1990")
+    assert naming.status_code == 400 and "too easy to guess" in naming.get_data(as_text=True)
+    assert reset(client, code).status_code == 302
+    assert sign_in(client, "thuyduongtran", "Brand-New-Secret-42").status_code == 302

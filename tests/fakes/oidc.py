@@ -27,6 +27,8 @@ class FakeOidc:
         self.mode = "ok"  # ok | bad_signature | wrong_nonce | wrong_issuer | wrong_audience | expired | token_error | deny
         self.subject = "fake-subject-1"
         self.email = "fake.user@example.com"
+        self.extra_claims: dict = {}  # merged into the ID token (e.g. {"email_verified": "false"})
+        self.omit_from_discovery: set[str] = set()  # e.g. {"jwks_uri"}
         self.codes: dict[str, dict] = {}
         self.access_tokens: set[str] = set()
         self.http = LocalServer(self.app)
@@ -44,7 +46,7 @@ class FakeOidc:
 
     def route(self, request: Request) -> Response:
         if request.path == "/.well-known/openid-configuration":
-            return self._json({
+            document = {
                 "issuer": self.url,
                 "authorization_endpoint": self.url + "/authorize",
                 "token_endpoint": self.url + "/token",
@@ -52,7 +54,8 @@ class FakeOidc:
                 "response_types_supported": ["code"],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["RS256"],
-            })
+            }
+            return self._json({k: v for k, v in document.items() if k not in self.omit_from_discovery})
         if request.path == "/jwks":
             return self._json({"keys": [{**self.key.as_dict(private=False), "alg": "RS256", "use": "sig"}]})
         if request.path == "/authorize":
@@ -83,6 +86,7 @@ class FakeOidc:
                 "email": self.email,
                 "email_verified": True,
                 "name": "Fake User",
+                **self.extra_claims,
             }
             key = self.other_key if self.mode == "bad_signature" else self.key
             id_token = jwt.encode({"alg": "RS256", "kid": "good"}, claims, key)

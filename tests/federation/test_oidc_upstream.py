@@ -19,11 +19,14 @@ UPSTREAM_PASSWORD = "Upstream-Password-77"
 def google(backends):
     """A second idp on its own SQLite database, with a person who has an account there."""
     from idp.accounts.service import register
+    from idp.extensions import db
 
     server = LiveServer(backends("sqlite"))
     with server.app.app_context():
-        register(username="lan.google", password=UPSTREAM_PASSWORD, phone="0911 000 001", email="lan@gmail.example",
-                 name="Lan Google")
+        upstream_user = register(username="lan.google", password=UPSTREAM_PASSWORD, phone="0911 000 001",
+                                 email="lan@gmail.example", name="Lan Google")
+        upstream_user.email_verified = True  # as Google's addresses are
+        db.session.commit()
     yield server
     server.stop()
 
@@ -199,6 +202,47 @@ class TestUpstreamMisbehaving:
         assert page.status_code == 400 and message in page.text, page.text[:2000]
         with idp.app.app_context():
             assert db.session.scalar(db.select(db.func.count()).select_from(Identity)) == 0
+
+    def complete_with_phone(self, idp, browser, phone_local, phone_e164):
+        page = browser.get("/federation/complete")
+        sent = browser.post("/federation/complete", {"csrf_token": csrf_token(page.text), "action": "send", "phone": phone_local})
+        return browser.post("/federation/complete", {"csrf_token": csrf_token(sent.text), "action": "confirm",
+                                                     "code": outbox_code(idp, phone_e164)})
+
+    @pytest.mark.parametrize("claimed", ["false", "False", 0, "no", None])
+    def test_only_a_true_email_verified_counts(self, idp, fake, claimed):
+        """Some providers send "false" as a string: it is not a verified address."""
+        from idp.accounts.service import find_account
+
+        fake.email = "string.false@example.com"
+        fake.extra_claims = {"email_verified": claimed}
+        browser = Browser(idp.url)
+        _, landed = self.run(idp, browser)
+        assert landed.headers["Location"] == "/federation/complete"
+        self.complete_with_phone(idp, browser, "0912 555 001", "+84912555001")
+        with idp.app.app_context():
+            account = find_account("+84912555001")
+            assert account.email == "string.false@example.com" and account.email_verified is False
+
+    def test_an_upstream_without_a_jwks_uri_is_a_clear_page(self, idp, fake):
+        fake.omit_from_discovery = {"jwks_uri"}
+        browser = Browser(idp.url)
+        browser.http.cookies.set("idp_lang", "en")
+        _, page = self.run(idp, browser)
+        assert page.status_code == 400 and "did not work" in page.text
+
+    def test_an_unverified_upstream_email_does_not_tell_whether_an_account_has_it(self, idp, fake):
+        from idp.accounts.service import register
+
+        with idp.app.app_context():
+            register(username="holder", password="Local-Password-88", phone="0912 111 333", email="holder@example.com")
+        fake.email = "holder@example.com"
+        fake.extra_claims = {"email_verified": False}
+        browser = Browser(idp.url)
+        browser.http.cookies.set("idp_lang", "en")
+        _, landed = self.run(idp, browser)
+        assert landed.headers["Location"] == "/federation/complete"  # as for any new person
+        assert "already exists" not in browser.get("/federation/complete").text
 
     def test_a_callback_with_a_forged_state_is_refused(self, idp, fake):
         browser = Browser(idp.url)
