@@ -52,6 +52,7 @@ BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_TYPES = ("logout+jwt", "application/logout+jwt")
 SESSION_SECONDS = 12 * 3600  # a site's session ends this long after sign-in, whatever happens at idp
 CLOCK_LEEWAY = 60  # seconds of clock difference allowed with idp
+LOGOUT_TOKEN_MAX_AGE = 300  # a logout token issued longer ago than this is refused, whatever its exp
 JWKS_REFETCH_SECONDS = 10  # an unknown `kid` refetches idp's keys at most this often
 HTTP_TIMEOUT = 10
 TEMPLATES = Path(__file__).parent / "templates"
@@ -92,6 +93,7 @@ class EndedSessions:
         self._lock = threading.Lock()
         self._sids: dict[str, float] = {}
         self._subs: dict[str, float] = {}  # logout tokens without a sid: every session of the account
+        self._jtis: dict[str, float] = {}  # logout tokens already used
 
     def add(self, sid: str | None, sub: str | None) -> None:
         now = time.time()
@@ -103,6 +105,17 @@ class EndedSessions:
                 self._sids[sid] = now
             elif sub:
                 self._subs[sub] = now
+
+    def first_use(self, jti: str) -> bool:
+        """True the first time a logout token id is seen (ids are kept as long as a token may be accepted)."""
+        now = time.time()
+        with self._lock:
+            for key in [k for k, at in self._jtis.items() if now - at > LOGOUT_TOKEN_MAX_AGE + CLOCK_LEEWAY]:
+                del self._jtis[key]
+            if jti in self._jtis:
+                return False
+            self._jtis[jti] = now
+            return True
 
     def ended(self, sid: str | None, sub: str | None, signed_in_at: float) -> bool:
         with self._lock:
@@ -323,6 +336,13 @@ class OidcSite:
             raise LogoutTokenError("neither sid nor sub")
         if "nonce" in claims:
             raise LogoutTokenError("nonce present")
+        if not isinstance(claims["iat"], (int, float)) or time.time() - claims["iat"] > LOGOUT_TOKEN_MAX_AGE + CLOCK_LEEWAY:
+            raise LogoutTokenError("issued too long ago")
+        jti = claims.get("jti")
+        if not (isinstance(jti, str) and jti):
+            raise LogoutTokenError("no jti")
+        if not self.ended_sessions.first_use(jti):
+            raise LogoutTokenError("replayed")
         return claims
 
     def backchannel_logout(self):

@@ -93,6 +93,14 @@ def record(event: str, account: str | None = None, client_id: str | None = None,
     db.session.commit()
 
 
+def forget(account: str) -> None:
+    """A deleted account's trail keeps what happened and when, under the opaque sub; where from,
+    with what and the details (masked phones, contract numbers) go."""
+    db.session.execute(sa.update(AuditEvent).where(AuditEvent.account == account)
+                       .values(ip=None, user_agent=None, details={}))
+    db.session.commit()
+
+
 def recent(limit: int = 50, account: str | None = None, event: str | None = None) -> list[AuditEvent]:
     """Newest events first."""
     query = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)

@@ -57,7 +57,20 @@ def _respond(status: int, error: str, message: str):
     return render_template("errors/error.html", message=message), status
 
 
+def _carries_nul() -> bool:
+    """A NUL character anywhere in the query, the form or a JSON body (PostgreSQL refuses it in text)."""
+    fields = [*request.args.lists(), *(request.form.lists() if request.method == "POST" else [])]
+    if any("\x00" in key or any("\x00" in value for value in values) for key, values in fields):
+        return True
+    return request.is_json and b"\\u0000" in request.get_data(cache=True)
+
+
 def init_errors(app: Flask, testing: bool = False) -> None:
+    @app.before_request
+    def refuse_nul():
+        if _carries_nul():
+            return _respond(400, "invalid_request", _messages()[400])
+
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         return _respond(400, "invalid_request", _("The form has expired. Please go back and try again."))

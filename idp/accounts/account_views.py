@@ -106,8 +106,10 @@ def password():
     elif request.form.get("action") == "change" and form.validate_on_submit():
         try:
             sent = service.request_password_change(
-                g.user, form.current_password.data, form.new_password.data, client_ip(), g.sso.sid
+                g.user, form.current_password.data, form.new_password.data, client_ip(), g.sso
             )
+        except service.NeedsFreshSignIn:
+            error, status = _("For your safety, please sign in again first."), 400
         except service.RateLimited as limited:
             error, status = wait_message(limited.retry_after), 429
         except service.WrongPassword:
@@ -157,8 +159,14 @@ def two_step():
     error = None
     status = 200
     recovery_codes = None
+    reauth_url = None
     if action == "start" and start_form.validate_on_submit():
-        mfa.start_totp_enrollment(user)
+        # A factor someone else enrolls would lock the owner out: a recent sign-in first.
+        if is_fresh(g.sso):
+            mfa.start_totp_enrollment(user)
+        else:
+            error, status = _("For your safety, please sign in again first."), 400
+            reauth_url = url_for("accounts.login", next=url_for("account.two_step"), login_hint=user.username)
     elif action == "confirm" and confirm_form.validate_on_submit():
         try:
             recovery_codes = mfa.confirm_totp_enrollment(user, confirm_form.code.data)
@@ -187,6 +195,7 @@ def two_step():
         confirm_form=confirm_form,
         password_form=password_form,
         error=error,
+        reauth_url=reauth_url,
         has_password=bool(user.password_hash),
     ), status
 

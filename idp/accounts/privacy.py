@@ -46,8 +46,18 @@ def export_data(user: User) -> dict:
              "sites": runtime().sessions.sites_of(s)}
             for s in sessions
         ],
-        "security_events": [audit.describe(row) for row in audit.recent(1000, account=user.sub)],
+        "security_events": [_own_part(audit.describe(row)) for row in audit.recent(1000, account=user.sub)],
     }
+
+
+def _own_part(event: dict) -> dict:
+    """An event someone else caused on the account (staff, a contract taken over) names where it came
+    from and who did it: that is the other person's data, not the account holder's."""
+    details = event["details"]
+    if "admin" in details or "by" in details:
+        return {**event, "ip": None, "user_agent": None,
+                "details": {key: value for key, value in details.items() if key not in ("admin", "by")}}
+    return event
 
 
 def delete_account(user: User, session: SsoSession) -> None:
@@ -64,3 +74,4 @@ def delete_account(user: User, session: SsoSession) -> None:
     db.session.delete(user)  # identities, consents, refresh tokens and factors go with it (ON DELETE CASCADE)
     db.session.commit()
     audit.record("account.deleted", account=sub)
+    audit.forget(sub)

@@ -161,21 +161,25 @@ def begin_session(user: User, amr: list[str], acr: str, remember: bool, previous
     return cookie_value, session
 
 
-def find_account(identifier: str) -> User | None:
-    """The account a person means by a username, e-mail or phone number."""
+def _meaning(identifier: str):
+    """(column, value) for a username, e-mail or phone number as it is stored; None if it can be none."""
     identifier = identifier.strip()
     if not identifier or len(identifier) > 254:
         return None
     if "@" in identifier:
-        column, value = User.email, identifier.lower()
-    elif re.fullmatch(r"[+0-9 ().-]{6,24}", identifier):
+        return User.email, identifier.lower()
+    if re.fullmatch(r"[+0-9 ().-]{6,24}", identifier):
         try:
-            column, value = User.phone, normalize_phone(identifier)
+            return User.phone, normalize_phone(identifier)
         except InvalidPhone:
             return None
-    else:
-        column, value = User.username, identifier.lower()
-    return db.session.scalar(sa.select(User).where(column == value))
+    return User.username, identifier.lower()
+
+
+def find_account(identifier: str) -> User | None:
+    """The account a person means by a username, e-mail or phone number."""
+    meaning = _meaning(identifier)
+    return None if meaning is None else db.session.scalar(sa.select(User).where(meaning[0] == meaning[1]))
 
 
 def authenticate(identifier: str, password: str, ip: str) -> User:
@@ -185,7 +189,10 @@ def authenticate(identifier: str, password: str, ip: str) -> User:
     """
     passwords = runtime().passwords
     user = find_account(identifier)
-    key = throttle.account_key(identifier, user)
+    # An unknown name is counted as it would be stored, so "0913 111 222" and "+84913111222" share
+    # a counter whether or not an account has that number (the answers must not tell).
+    meaning = _meaning(identifier)
+    key = throttle.account_key(meaning[1] if meaning else identifier, user)
     throttle.before_attempt(key, ip)
     # verify() runs argon2 even for unknown accounts, so timing reveals nothing.
     if not passwords.verify(user.password_hash if user else None, password[:256]) or user is None:
@@ -249,26 +256,33 @@ def confirm_identity(user: User, password: str | None, ip: str, session: SsoSess
 PASSWORD_CHANGE_SECONDS = 600
 
 
-def request_password_change(user: User, current: str, new: str, ip: str, session_sid: str) -> codes.SentCode | None:
+def request_password_change(user: User, current: str, new: str, ip: str, session: SsoSession) -> codes.SentCode | None:
     """First step: check the current password and the new one.
 
     With a verified phone, an SMS code must confirm the change (returns what was sent);
     without one the change is made now (returns None).
     """
+    has_phone = bool(user.phone and user.phone_verified)
     key = throttle.account_key(user.username, user)
     throttle.before_attempt(key, ip)
-    # Accounts made by phone sign-in have no password yet: the SMS code below is the proof.
+    # Accounts made by phone or social sign-in have no password yet: the SMS code below is the
+    # proof, or, with no phone to send it to, a fresh sign-in.
     if user.password_hash and not runtime().passwords.verify(user.password_hash, (current or "")[:256]):
         throttle.after_failure(key, ip, user)
         raise WrongPassword()
+    if not user.password_hash and not has_phone and not is_fresh(session):
+        raise NeedsFreshSignIn()
     runtime().passwords.check_policy(new, [user.username, user.email or "", user.phone or ""])
-    if not (user.phone and user.phone_verified):
-        _apply_password_change(user, new, session_sid)
+    if not has_phone:
+        _apply_password_change(user, new, session.sid)
         return None
-    runtime().store.put(f"pw-change:{user.id}", {"hash": runtime().passwords.hash(new)}, PASSWORD_CHANGE_SECONDS)
+    new_hash = runtime().passwords.hash(new)
     message = _("%(operator)s code to change your password: {code}. Valid 6 minutes. Never share it.",
                 operator=runtime().settings.branding.operator_name)
-    return codes.send_code("change_password", f"user:{user.id}", user.phone, message, ip=ip, account=user.sub)
+    sent = codes.send_code("change_password", f"user:{user.id}", user.phone, message, ip=ip, account=user.sub)
+    # Only once the code is out: a refused request (too soon, say) must not swap the password a code confirms.
+    runtime().store.put(f"pw-change:{user.id}", {"hash": new_hash}, PASSWORD_CHANGE_SECONDS)
+    return sent
 
 
 def confirm_password_change(user: User, code: str, session_sid: str) -> None:

@@ -109,8 +109,10 @@ def _check_destination(phone: str, ip: str, owner: str | None, unverified: bool)
         hit(Rule("sms-ip", sms.per_ip_per_hour, 3600), ip)
         hit(Rule("sms-phone", sms.per_phone_per_day, 86400), phone)
         hit(Rule("sms-prefix", sms.per_prefix_per_hour, 3600), phone[:-4])
-        if unverified and owner and runtime().store.add(f"sms-number:{owner}:{phone}", {}, 86400):
+        if unverified and owner and runtime().store.get(f"sms-number:{owner}:{phone}") is None:
+            # A number counts once it is let through: a refused attempt must not mark it as reached.
             hit(Rule("sms-numbers", sms.unverified_numbers_per_day, 86400), owner)
+            runtime().store.add(f"sms-number:{owner}:{phone}", {}, 86400)
     except RateLimited as limited:
         raise SendBlocked("limit", limited.retry_after) from None
     if count(_budget_rule(), _today()) > sms.daily_budget:

@@ -108,6 +108,33 @@ def test_deleting_the_account_needs_a_fresh_sign_in_and_removes_everything(app, 
         assert find_account("ngoc") is None
         events = audit.recent(200, account=user["sub"])
         assert events[0].event == "account.deleted" and all(e.account == user["sub"] for e in events)
+        # Only the opaque sub stays: no address, browser or details from the deleted person's trail.
+        assert len(events) > 2 and all(e.ip is None and e.user_agent is None and not e.details for e in events)
     assert client.post("/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                        auth=(rp["client_id"], rp["client_secret"])).get_json()["error"] == "invalid_grant"
     assert sign_in(client, "ngoc", user["password"]).status_code == 401
+
+
+def test_my_data_leaves_out_who_else_acted_on_my_account(app, make_user, sms_codes):
+    # Bob proves the contract's phone and takes Alice's contract: Alice's download shows the event,
+    # not Bob's address, browser or account id.
+    from idp.linking.importer import import_csv
+
+    from ..linking.test_contract_linking import CONTRACTS_CSV, confirm, find, link, send
+
+    with app.app_context():
+        import_csv(CONTRACTS_CSV)
+    a, b = make_user(username="alice"), make_user(username="bob")
+    alice, bob = app.test_client(), app.test_client()
+    sign_in(alice, "alice", a["password"])
+    assert link(alice, sms_codes).status_code == 302
+    bob.environ_base.update(REMOTE_ADDR="198.51.100.77", HTTP_USER_AGENT="Bob-Private-Browser/1.0")
+    sign_in(bob, "bob", b["password"])
+    clock.travel(61)
+    assert find(bob, "number", "HD-000123", ip="198.51.100.77").status_code == 200
+    assert send(bob, "HD000123").status_code == 302
+    assert confirm(bob, "HD000123", sms_codes("+84912345678")[0]).status_code == 302
+    data = alice.get("/account/data").get_json()
+    assert any(e["event"].startswith("contract.") and e["ip"] is None for e in data["security_events"])
+    export = json.dumps(data)
+    assert "198.51.100.77" not in export and "Bob-Private-Browser" not in export and b["sub"] not in export

@@ -92,6 +92,15 @@ def test_unknown_accounts_are_throttled_like_real_ones(client, user):
     assert unknown.status_code == known.status_code == 429
 
 
+@pytest.mark.parametrize("exists", [True, False])
+def test_the_throttle_does_not_tell_whether_a_phone_has_an_account(client, make_user, exists):
+    if exists:
+        make_user(username="victim", phone="0913 444 555")
+    for spelling in ("+84913444555", "0913444555", "(091) 344-4555"):
+        assert attempt(client, spelling, "wrong-password!", ip="198.51.100.1").status_code == 401
+    assert attempt(client, "0913 444 555", "wrong-password!", ip="198.51.100.1").status_code == 429
+
+
 def test_sign_ins_are_audited(app, client, user):
     attempt(client, "tuan", "wrong-password!")
     attempt(client, "tuan", user["password"])

@@ -11,6 +11,7 @@ import base64
 import html
 import json
 import re
+import secrets
 import time
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -307,7 +308,7 @@ def idp_signed(demo: Demo, claims: dict, header: dict | None = None) -> str:
 
 def logout_claims(demo: Demo, **changes) -> dict:
     now = int(time.time())
-    claims = {"iss": demo.idp.url, "aud": "selfcare", "iat": now, "exp": now + 120, "jti": "j-" + str(now),
+    claims = {"iss": demo.idp.url, "aud": "selfcare", "iat": now, "exp": now + 120, "jti": "j-" + secrets.token_hex(8),
               "events": {BACKCHANNEL_EVENT: {}}, "sid": "some-session", "sub": demo.sub}
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
@@ -337,6 +338,8 @@ BAD_TOKENS = {
     "with a nonce": lambda d: idp_signed(d, logout_claims(d, nonce="n-1")),
     "typ of an ID token": lambda d: idp_signed(d, logout_claims(d), {"typ": "JWT"}),
     "not a JWT": lambda d: "not-a-token",
+    "issued a day ago": lambda d: idp_signed(d, logout_claims(d, iat=int(time.time()) - 86400)),
+    "no jti": lambda d: idp_signed(d, logout_claims(d, jti=None)),
 }
 
 
@@ -377,6 +380,12 @@ def test_backchannel_logout_refuses_requests_without_a_token(demo):
         requests.post(demo.url("selfcare") + "/backchannel-logout", json={"logout_token": "x.y.z"}, timeout=10),
     ):
         assert response.status_code == 400 and response.json() == {"error": "invalid_request"}
+
+
+def test_a_logout_token_counts_once(demo):
+    token = idp_signed(demo, logout_claims(demo))
+    assert post_logout_token(demo, token).status_code == 200
+    assert post_logout_token(demo, token).status_code == 400  # replayed: refused
 
 
 def test_a_logout_token_without_sid_signs_out_every_session_of_the_account(demo):

@@ -134,6 +134,10 @@ def test_few_unverified_numbers_per_owner(ctx):
     send(subject="n0-again", phone="+84930000000", owner="acct-1", unverified=True)  # a number already counted
     with pytest.raises(codes.SendBlocked):
         send(subject="n3", phone="+84930000003", owner="acct-1", unverified=True)
+    # A refused number is not thereby "reached": asking again is refused again.
+    for attempt in range(3):
+        with pytest.raises(codes.SendBlocked):
+            send(subject=f"n3-{attempt}", phone="+84930000003", owner="acct-1", unverified=True)
 
 
 def test_daily_budget_stops_sends_with_audit_and_metric(backend):
