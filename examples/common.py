@@ -82,6 +82,11 @@ class LogoutTokenError(ValueError):
     """A logout token that must not be acted upon; the message says why (for the log, not the caller)."""
 
 
+def _forget_older(record: dict[str, float], cutoff: float) -> None:
+    for key in [k for k, at in record.items() if at < cutoff]:
+        del record[key]
+
+
 class EndedSessions:
     """idp sessions that the back channel said are over, in this process; thread-safe.
 
@@ -99,8 +104,7 @@ class EndedSessions:
         now = time.time()
         with self._lock:
             for record in (self._sids, self._subs):
-                for key in [k for k, at in record.items() if now - at > SESSION_SECONDS]:
-                    del record[key]
+                _forget_older(record, now - SESSION_SECONDS)
             if sid:
                 self._sids[sid] = now
             elif sub:
@@ -110,8 +114,7 @@ class EndedSessions:
         """True the first time a logout token id is seen (ids are kept as long as a token may be accepted)."""
         now = time.time()
         with self._lock:
-            for key in [k for k, at in self._jtis.items() if now - at > LOGOUT_TOKEN_MAX_AGE + CLOCK_LEEWAY]:
-                del self._jtis[key]
+            _forget_older(self._jtis, now - LOGOUT_TOKEN_MAX_AGE - CLOCK_LEEWAY)
             if jti in self._jtis:
                 return False
             self._jtis[jti] = now

@@ -43,6 +43,16 @@ def signed_in(view):
     return wrapper
 
 
+def fresh_sign_in_needed() -> str:
+    """What a person is told when a change needs a sign-in from the last ten minutes."""
+    return _("For your safety, please sign in again first.")
+
+
+def sign_in_again_url(endpoint: str) -> str:
+    """Where the signed-in person signs in again, then comes back to `endpoint`."""
+    return url_for("accounts.login", next=url_for(endpoint), login_hint=g.user.username)
+
+
 @bp.route("")
 @signed_in
 def overview():
@@ -109,7 +119,7 @@ def password():
                 g.user, form.current_password.data, form.new_password.data, client_ip(), g.sso
             )
         except service.NeedsFreshSignIn:
-            error, status = _("For your safety, please sign in again first."), 400
+            error, status = fresh_sign_in_needed(), 400
         except service.RateLimited as limited:
             error, status = wait_message(limited.retry_after), 429
         except service.WrongPassword:
@@ -141,7 +151,7 @@ def _refused_identity(password_field) -> tuple[str | None, int] | None:
         password_field.errors.append(_("This is not your current password."))
         return None, 400
     except service.NeedsFreshSignIn:
-        return _("For your safety, please sign in again first."), 400
+        return fresh_sign_in_needed(), 400
     except service.RateLimited as limited:
         return wait_message(limited.retry_after), 429
     return None
@@ -165,8 +175,7 @@ def two_step():
         if is_fresh(g.sso):
             mfa.start_totp_enrollment(user)
         else:
-            error, status = _("For your safety, please sign in again first."), 400
-            reauth_url = url_for("accounts.login", next=url_for("account.two_step"), login_hint=user.username)
+            error, status, reauth_url = fresh_sign_in_needed(), 400, sign_in_again_url("account.two_step")
     elif action == "confirm" and confirm_form.validate_on_submit():
         try:
             recovery_codes = mfa.confirm_totp_enrollment(user, confirm_form.code.data)
@@ -355,4 +364,4 @@ def delete():
             clear_session_cookie(response)
             return response
     return render_template("account/delete.html", form=form, fresh=fresh,
-                           reauth_url=url_for("accounts.login", next=url_for("account.delete"), login_hint=g.user.username))
+                           reauth_url=sign_in_again_url("account.delete"))

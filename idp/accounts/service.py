@@ -176,10 +176,13 @@ def _meaning(identifier: str):
     return User.username, identifier.lower()
 
 
+def _account_meant(meaning) -> User | None:
+    return None if meaning is None else db.session.scalar(sa.select(User).where(meaning[0] == meaning[1]))
+
+
 def find_account(identifier: str) -> User | None:
     """The account a person means by a username, e-mail or phone number."""
-    meaning = _meaning(identifier)
-    return None if meaning is None else db.session.scalar(sa.select(User).where(meaning[0] == meaning[1]))
+    return _account_meant(_meaning(identifier))
 
 
 def authenticate(identifier: str, password: str, ip: str) -> User:
@@ -188,10 +191,10 @@ def authenticate(identifier: str, password: str, ip: str) -> User:
     Raises RateLimited (wait first), InvalidCredentials or AccountLocked.
     """
     passwords = runtime().passwords
-    user = find_account(identifier)
+    meaning = _meaning(identifier)
+    user = _account_meant(meaning)
     # An unknown name is counted as it would be stored, so "0913 111 222" and "+84913111222" share
     # a counter whether or not an account has that number (the answers must not tell).
-    meaning = _meaning(identifier)
     key = throttle.account_key(meaning[1] if meaning else identifier, user)
     throttle.before_attempt(key, ip)
     # verify() runs argon2 even for unknown accounts, so timing reveals nothing.
@@ -263,15 +266,10 @@ def request_password_change(user: User, current: str, new: str, ip: str, session
     without one the change is made now (returns None).
     """
     has_phone = bool(user.phone and user.phone_verified)
-    key = throttle.account_key(user.username, user)
-    throttle.before_attempt(key, ip)
     # Accounts made by phone or social sign-in have no password yet: the SMS code below is the
-    # proof, or, with no phone to send it to, a fresh sign-in.
-    if user.password_hash and not runtime().passwords.verify(user.password_hash, (current or "")[:256]):
-        throttle.after_failure(key, ip, user)
-        raise WrongPassword()
-    if not user.password_hash and not has_phone and not is_fresh(session):
-        raise NeedsFreshSignIn()
+    # proof; with no phone to send it to, confirm_identity asks for a fresh sign-in.
+    if user.password_hash or not has_phone:
+        confirm_identity(user, current, ip, session)
     runtime().passwords.check_policy(new, [user.username, user.email or "", user.phone or ""])
     if not has_phone:
         _apply_password_change(user, new, session.sid)

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from ..accounts import service as accounts
-from ..accounts.account_views import signed_in
+from ..accounts.account_views import fresh_sign_in_needed, sign_in_again_url, signed_in
 from ..accounts.models import User
 from ..accounts.forms import CodeForm, PhoneForm
 from ..accounts.views import after_first_step, client_ip, start_signed_in_response
@@ -159,7 +159,7 @@ def methods():
     error = None
     stale = not is_fresh(g.sso)
     if form.validate_on_submit() and stale:
-        error = _("For your safety, please sign in again first.")
+        error = fresh_sign_in_needed()
     elif form.validate_on_submit():
         try:
             unlink = small_int(request.form.get("unlink"))
@@ -175,5 +175,5 @@ def methods():
     labels = {p.name: p.label for p in runtime().settings.federation.providers}
     return render_template(
         "federation/methods.html", user=g.user, linked=linked, available=available, labels=labels, form=form, error=error,
-        reauth_url=url_for("accounts.login", next=url_for("federation.methods"), login_hint=g.user.username) if stale else None,
+        reauth_url=sign_in_again_url("federation.methods") if stale else None,
     ), (400 if error else 200)
